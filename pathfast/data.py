@@ -7,7 +7,7 @@ __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'AUG', 'NORM', 'dataset_info', 'npz_na
            'get_npz', 'MedData', 'load_npz', 'load_medmnist', 'write_synthetic', 'subset', 'ShowLabel', 'ArrayDS',
            'ArrayDL', 'batch_tfms', 'get_dls']
 
-# %% ../nbs/01_data.ipynb #7e03b8db
+# %% ../nbs/01_data.ipynb #dffd3541
 import os, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +18,7 @@ import medmnist
 from medmnist import INFO
 from .core import PathfastError, file_md5
 
-# %% ../nbs/01_data.ipynb #4fce4a49
+# %% ../nbs/01_data.ipynb #a7fa1000
 SIZES = (28, 64, 128, 224)
 SPLITS = ('train', 'val', 'test')
 FLAGS_2D = tuple(k for k in INFO if not k.endswith('3d'))
@@ -47,7 +47,7 @@ def data_root(data_dir:str|Path|None=None)->Path:
     "Where the npz files live: `data_dir`, else `$PATHFAST_DATA`, else medmnist's default (`~/.medmnist`)"
     return Path(data_dir or os.environ.get('PATHFAST_DATA') or medmnist.info.DEFAULT_ROOT).expanduser()
 
-# %% ../nbs/01_data.ipynb #8fcec2be
+# %% ../nbs/01_data.ipynb #6954253f
 def _download(flag:str, size:int, root:Path):
     "Fetch the official file into `root` with medmnist's downloader; a `PathfastError` when that fails"
     info, name, sfx = dataset_info(flag), npz_name(flag, size), _suffix(size)
@@ -79,7 +79,7 @@ def get_npz(flag:str='pathmnist', # MedMNIST 2D flag
     check_md5(path, expected_md5(flag, size))
     return path
 
-# %% ../nbs/01_data.ipynb #34398137
+# %% ../nbs/01_data.ipynb #0b5d0712
 @dataclass
 class MedData:
     "A MedMNIST data set in memory: per split a uint8 (N,H,W,3) image tensor and an int64 label tensor"
@@ -89,6 +89,7 @@ class MedData:
     splits:dict # split name -> (x, y)
     path:Path|None = None
     md5:str|None = None
+    task:str = 'multi-class' # MedMNIST's task type, which decides how AUC is computed
     def __repr__(self): return f"MedData({self.flag}, {self.size}px, {len(self.classes)} classes, " + \
         ', '.join(f'{s}={len(y)}' for s,(x,y) in self.splits.items()) + ')'
     @property
@@ -147,10 +148,10 @@ def load_medmnist(flag:str='pathmnist', # MedMNIST 2D flag
         raise PathfastError(f"{flag} is a {info['task']} task; pathfast trains single-label classifiers")
     classes = [info['label'][str(i)] for i in range(len(info['label']))]
     data = load_npz(path, classes, flag, size)
-    data.md5 = expected_md5(flag, size)
+    data.md5, data.task = expected_md5(flag, size), info['task']
     return data
 
-# %% ../nbs/01_data.ipynb #cefb3eaf
+# %% ../nbs/01_data.ipynb #0f6c3436
 def write_synthetic(path:str|Path, # where to write the npz
                     n:tuple=(300, 60, 60), # images in train, val, test
                     size:int=28, n_channels:int=3, n_classes:int=9,
@@ -171,7 +172,7 @@ def write_synthetic(path:str|Path, # where to write the npz
     with open(path, 'wb') as f: np.savez_compressed(f, **arrays)
     return path
 
-# %% ../nbs/01_data.ipynb #90bdc8c3
+# %% ../nbs/01_data.ipynb #62385dd1
 def subset(data:MedData, n:int, # keep at most `n` images of each split in `splits`
            splits=('train', 'val'), seed:int=0)->MedData:
     "A copy of `data` with a stratified, seeded subset of `n` images in each of `splits`"
@@ -183,9 +184,9 @@ def subset(data:MedData, n:int, # keep at most `n` images of each split in `spli
         keep = [i[torch.randperm(len(i), generator=g)[:round(n * len(i) / len(y))]] for i in keep]
         idx = torch.cat(keep).sort().values
         res[s] = (x[idx], y[idx])
-    return MedData(data.flag, data.size, data.classes, res, data.path, data.md5)
+    return MedData(data.flag, data.size, data.classes, res, data.path, data.md5, data.task)
 
-# %% ../nbs/01_data.ipynb #349fa60e
+# %% ../nbs/01_data.ipynb #1d787ce3
 class ShowLabel(DisplayedTransform):
     "Items already hold class indices; decoding turns one into its `Category` name for display"
     def __init__(self, vocab): self.vocab = vocab
@@ -206,7 +207,7 @@ class ArrayDL(TfmdDL):
             if self.drop_last and len(b) < self.bs: break
             yield TensorImage(ds.x.index_select(0, b).permute(0, 3, 1, 2)), TensorCategory(ds.y.index_select(0, b))
 
-# %% ../nbs/01_data.ipynb #e523c3b4
+# %% ../nbs/01_data.ipynb #e3b13524
 AUG = dict(do_flip=True, flip_vert=True, max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, max_warp=0.2,
            p_affine=0.75, p_lighting=0.75)
 NORM = dict(mean=list(imagenet_stats[0]), std=list(imagenet_stats[1]), source='ImageNet')
