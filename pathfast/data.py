@@ -94,6 +94,10 @@ class MedData:
         ', '.join(f'{s}={len(y)}' for s,(x,y) in self.splits.items()) + ')'
     @property
     def n_samples(self)->dict: return {s: len(y) for s,(x,y) in self.splits.items()}
+    def check_bs(self, bs:int):
+        "Refuse a batch size the training split cannot fill"
+        n = len(self.splits['train'][1])
+        if not 1 <= bs <= n: raise PathfastError(f"batch size {bs} must be between 1 and the {n} training images")
     def counts(self, split='train')->list:
         "Images per class in `split`"
         return torch.bincount(self.splits[split][1], minlength=len(self.classes)).tolist()
@@ -224,8 +228,7 @@ def get_dls(data:MedData, # the data set (see `load_medmnist`)
     "fastai `DataLoaders` (train, valid, test) slicing batches from `data`'s tensors on `device`"
     from pathfast.core import get_device
     device = get_device(device) if not isinstance(device, torch.device) else device
-    n_train = len(data.splits['train'][1])
-    if not 1 <= bs <= n_train: raise PathfastError(f"batch size {bs} must be between 1 and the {n_train} training images")
+    data.check_bs(bs)
     vocab = CategoryMap(data.classes, sort=False)
     dls = [ArrayDL(ArrayDS(x.to(device), y.to(device), vocab, split_idx=int(s != 'train')), bs=bs,
                    shuffle=s == 'train', drop_last=s == 'train', num_workers=0, after_item=ShowLabel(vocab),

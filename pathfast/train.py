@@ -108,7 +108,7 @@ def evaluate(learn:Learner, dl, classes:list, task:str)->dict:
     "Predict `dl` (the test split) and compute `test_metrics`, plus images per second of inference"
     _sync(learn.dls.device)
     t = time.perf_counter()
-    probs, targs = learn.get_preds(dl=dl)
+    with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
     secs = time.perf_counter() - t
     res = test_metrics(targs.numpy(), probs.float().numpy(), classes, task)
     res['inference_ips'] = len(targs) / secs
