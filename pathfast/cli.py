@@ -33,22 +33,22 @@ def choose_preset(device:torch.device, full:bool=False, epochs:int|None=None, su
 
 # %% ../nbs/06_cli.ipynb #12f5c545
 def check_writable(d:Path, what:str):
-    "Make sure directory `d` exists (creating it) and takes a file, else one clear `PathfastError`"
-    try:
-        d.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=d).close()
-    except OSError as e: raise PathfastError(f"cannot write {what} to {d}: {e.strerror or e}") from None
+    "Refuse directory `d` now, creating nothing, if it could not be created or written to later"
+    d = Path(d).absolute()
+    base = next(p for p in (d, *d.parents) if p.exists())
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise PathfastError(f"cannot write {what} to {d}: {base} is {'not a directory' if not base.is_dir() else 'not writable'}")
 
 # %% ../nbs/06_cli.ipynb #ba054ee6
 def _interrupt(signum, frame): raise KeyboardInterrupt
 
 def report(dataset:str='pathmnist', size:int=64, data_dir=None, npz=None, epochs=None, subset=None, bs:int=128,
            arch:str='resnet18', no_pretrained:bool=False, weights=None, device=None, precision:str='auto', seed:int=42,
-           lr_find:bool=False, results_dir=None, out=None, title=None, from_results=None, force:bool=False, full:bool=False,
-           log=print)->Path:
+           lr_find:bool=False, results_dir=None, out=None, title=None, template=None, from_results=None, force:bool=False,
+           full:bool=False, log=print)->Path:
     "Run (or resume) the experiment and render its report; returns the report's path"
     if from_results is not None:
-        path = render_report(from_results, out, title)
+        path = render_report(from_results, out, title, template)
         log(f"report: {path}")
         return path
     if npz is None: dataset_info(dataset)
@@ -60,12 +60,12 @@ def report(dataset:str='pathmnist', size:int=64, data_dir=None, npz=None, epochs
     cfg = Config(dataset=dataset, size=size, epochs=preset['epochs'], bs=bs, arch=arch, pretrained=not no_pretrained,
                  weights=str(weights) if weights else None, seed=seed, device=device, precision=precision,
                  subset=preset['subset'], lr_find=lr_find)
-    check_writable(out.parent, 'the report'); check_writable(results_dir, 'results')
     data = load_npz(npz, flag=dataset, size=size) if npz else load_medmnist(dataset, size, data_dir)
+    check_writable(out.parent, 'the report'); check_writable(results_dir, 'results')
     if cfg.subset: data = take_subset(data, cfg.subset, seed=seed)
     log(f"{data}; {preset['description']}; device {dev}")
     run_experiment(data, cfg, results_dir, force=force, preset=dict(name=preset['name'], description=preset['description']), log=log)
-    path = render_report(results_dir, out, title)
+    path = render_report(results_dir, out, title, template)
     log(f"report: {path}")
     return path
 
@@ -88,6 +88,7 @@ def pathfast_report(
     results_dir:str=None, # the results store (default results/<dataset>-<size>)
     out:str=None, # the HTML report (default reports/<dataset>-<size>.html)
     title:str=None, # the report's title
+    template:str=None, # a Jinja2 report template to use instead of the built-in one
     from_results:str=None, # only render the report from this results store, training nothing
     force:store_true=False, # retrain runs the results store already holds
     full:store_true=False, # all data and the full epochs even without a GPU
@@ -95,7 +96,7 @@ def pathfast_report(
     "Train a custom CNN and a fine-tuned ResNet, with and without augmentation, on a MedMNIST set and write an HTML report"
     signal.signal(signal.SIGTERM, _interrupt)
     try: report(dataset, size, data_dir, npz, epochs, subset, bs, arch, no_pretrained, weights, device, precision, seed, lr_find,
-                results_dir, out, title, from_results, force, full)
+                results_dir, out, title, template, from_results, force, full)
     except PathfastError as e:
         print(f"pathfast-report: error: {e}", file=sys.stderr); sys.exit(2)
     except KeyboardInterrupt:

@@ -1,0 +1,114 @@
+"`pathfast-report` end to end on the real PneumoniaMNIST: the report, re-rendering, resume, interruption."
+import json, re, shutil, signal, subprocess, time
+from pathlib import Path
+import pytest
+from conftest import CLI, FAST, PNEU, ROOT, offline_env, run_cli, runs_of
+
+RUNS = ('cnn-noaug', 'cnn-aug', 'resnet-noaug', 'resnet-aug')
+METRICS = ('accuracy', 'precision', 'recall', 'f1', 'balanced_accuracy', 'auc')
+
+def results_table(html: str)->str:
+    "The results table of a report"
+    i = html.index('<h2', html.index('Methods'))  # the Results section starts at the next h2
+    return html[i:][html[i:].index('<table'):][:html[i:][html[i:].index('<table'):].index('</table>')]
+
+def metric_cells(html: str)->list:
+    "The metric values (not the timings) of a report's results table, in order"
+    return re.findall(r'>(\d\.\d{3})<', results_table(html))
+
+def test_report_end_to_end(trained):
+    p = trained['proc']
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = trained['out']
+    assert p.stdout.strip().splitlines()[-1] == f'report: {out}'
+    for r in RUNS: assert re.search(rf'^{r}\s+test acc [0-9.]+\s+AUC [0-9.]+', p.stdout, re.M), r
+    html = out.read_text(encoding='utf-8')
+    assert re.findall(r'<h2[^>]*>\s*([^<]+?)\s*</h2>', html) == ['Methods', 'Results', 'Discussion']
+    assert len(re.findall(r'src="data:image/png;base64,', html)) >= 6
+    assert not re.search(r'(https?:)?//[a-z0-9.-]+\.[a-z]{2,}', re.sub(r'doi:\S+', '', html), re.I), 'external URL in report'
+    table, runs = results_table(html), runs_of(trained['store'])
+    assert sorted(runs) == sorted(RUNS)
+    for r, run in runs.items():
+        assert r in table
+        for m in METRICS: assert f"{run['metrics'][m]:.3f}" in table, (r, m)
+        assert run['epochs'] == 1 and len(run['history']) == 1
+
+def test_from_results_rerenders_without_training(trained, tmp_path):
+    first = trained['out'].read_text(encoding='utf-8')
+    stamps = {p: p.stat().st_mtime_ns for p in (trained['store']/'runs').iterdir()}
+    t = time.perf_counter()
+    p = run_cli('--from-results', trained['store'], '--out', tmp_path/'again.html', tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert 'training' not in p.stdout
+    assert results_table((tmp_path/'again.html').read_text(encoding='utf-8')) == results_table(first)
+    assert len(metric_cells(first)) >= 4 * 6
+    assert {p: p.stat().st_mtime_ns for p in (trained['store']/'runs').iterdir()} == stamps
+    assert time.perf_counter() - t < 60
+
+def test_rerun_resumes_and_trains_nothing(trained):
+    stamps = {p.name: p.stat().st_mtime_ns for p in (trained['store']/'runs').iterdir()}
+    p = run_cli(*FAST, '--data-dir', trained['data'], '--results-dir', trained['store'], '--out', trained['out'], tmp=trained['tmp'])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count('not retrained') == 4
+    assert {p.name: p.stat().st_mtime_ns for p in (trained['store']/'runs').iterdir()} == stamps
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_during_third_run_then_resumed(trained, tmp_path, sig):
+    "Stop the experiment while the third run trains; rerun; the store and report equal an uninterrupted experiment's"
+    store, out = tmp_path/'store', tmp_path/'r.html'
+    args = [str(CLI), *FAST, '--data-dir', trained['data'], '--results-dir', store, '--out', out]
+    proc = subprocess.Popen(list(map(str, args)), cwd=tmp_path, env=offline_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while len(list((store/'runs').glob('*.json'))) < 2 and time.time() < deadline and proc.poll() is None: time.sleep(0.2)
+    time.sleep(1.5)  # well inside the third run (a ResNet, several seconds)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 130
+        assert stderr.strip().splitlines() == [f'pathfast-report: interrupted: finished runs are kept in {store}; run the same command again to resume']
+    for f in store.rglob('*.json'): json.loads(f.read_text())  # whatever is there is whole
+    assert sorted(runs_of(store)) == ['cnn-aug', 'cnn-noaug']
+    assert not out.exists()
+
+    p = subprocess.run(list(map(str, args)), cwd=tmp_path, env=offline_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count('not retrained') == 2
+    resumed, full = runs_of(store), runs_of(trained['store'])
+    assert sorted(resumed) == sorted(RUNS)
+    for r in RUNS:  # same seed, same CPU: the same numbers as the uninterrupted experiment
+        assert resumed[r]['metrics'] == full[r]['metrics'], r
+        assert resumed[r]['confusion_matrix'] == full[r]['confusion_matrix'], r
+    assert metric_cells(out.read_text(encoding='utf-8')) == metric_cells(trained['out'].read_text(encoding='utf-8'))
+
+def test_partial_store_renders_with_missing_runs_marked(trained, tmp_path):
+    store = tmp_path/'partial'
+    shutil.copytree(trained['store'], store)
+    (store/'runs'/'resnet-aug.json').unlink()
+    p = run_cli('--from-results', store, '--out', tmp_path/'p.html', tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    html = (tmp_path/'p.html').read_text(encoding='utf-8')
+    assert 'resnet-aug' in html and re.search(r'not run', html, re.I)
+
+def test_strings_reaching_the_html_are_escaped(trained, tmp_path):
+    store = tmp_path/'evil'
+    shutil.copytree(trained['store'], store)
+    man = json.loads((store/'manifest.json').read_text())
+    man['dataset']['path'] = '/data/"onerror=alert(1) <img src=x onerror=alert(2)>.npz'
+    man['dataset']['classes'] = ['<script>alert(3)</script>', '"onerror=alert(4)']
+    (store/'manifest.json').write_text(json.dumps(man))
+    p = run_cli('--from-results', store, '--out', tmp_path/'e.html', '--title', '<script>alert(5)</script>', tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    html = (tmp_path/'e.html').read_text(encoding='utf-8')
+    assert '<script' not in html.lower() and '<img src=x' not in html
+    assert not re.search(r'<[^>]*\sonerror=', html)
+    assert '&lt;script&gt;alert(5)' in html and '&lt;script&gt;alert(3)' in html and '&#34;onerror=alert(4)' in html
+
+def test_help_documents_every_flag(tmp_path):
+    p = run_cli('--help', tmp=tmp_path)
+    assert p.returncode == 0
+    for f in ('--dataset', '--size', '--data-dir', '--epochs', '--bs', '--arch', '--no-pretrained', '--weights', '--device',
+              '--seed', '--results-dir', '--out', '--from-results', '--force', '--full', '--template', '--subset'):
+        assert re.search(rf'{f}\b.*\S', p.stdout), f
