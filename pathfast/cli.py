@@ -12,7 +12,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  #
 import torch
 from fastcore.script import call_parse, store_true, anno_parser
 from .core import PathfastError, Config, get_device
-from .data import load_medmnist, load_npz, dataset_info, subset as take_subset
+from .data import load_medmnist, load_npz, dataset_info, class_names, FLAGS_2D, subset as take_subset
 from .experiment import run_experiment
 from .report import render_report
 
@@ -60,7 +60,8 @@ def report(dataset:str='pathmnist', size:int=64, data_dir=None, npz=None, epochs
     cfg = Config(dataset=dataset, size=size, epochs=preset['epochs'], bs=bs, arch=arch, pretrained=not no_pretrained,
                  weights=str(weights) if weights else None, seed=seed, device=device, precision=precision,
                  subset=preset['subset'], lr_find=lr_find)
-    data = load_npz(npz, flag=dataset, size=size) if npz else load_medmnist(dataset, size, data_dir)
+    if npz: data = load_npz(npz, class_names(dataset) if dataset in FLAGS_2D else None, flag=dataset, size=size)
+    else: data = load_medmnist(dataset, size, data_dir)
     check_writable(out.parent, 'the report'); check_writable(results_dir, 'results')
     if cfg.subset: data = take_subset(data, cfg.subset, seed=seed)
     log(f"{data}; {preset['description']}; device {dev}")
@@ -74,7 +75,7 @@ def pathfast_report(
     dataset:str='pathmnist', # MedMNIST 2D data set flag (pathmnist, pneumoniamnist, dermamnist, ...)
     size:int=64, # image size: 28, 64, 128 or 224
     data_dir:str=None, # where the MedMNIST npz files are (default $PATHFAST_DATA, else ~/.medmnist); downloaded there when missing
-    npz:str=None, # a MedMNIST-format npz to use instead of the official file (not MD5-checked; classes named 0..n-1)
+    npz:str=None, # a MedMNIST-format npz to use instead of the official file (not MD5-checked; class names from --dataset if it is a MedMNIST flag)
     epochs:int=None, # epochs per run (default: the preset's, 8 full / 3 cpu)
     subset:int=None, # at most this many stratified train and val images (0: all; default: the preset's)
     bs:int=128, # batch size

@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'AUG', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
-           'get_npz', 'MedData', 'load_npz', 'load_medmnist', 'write_synthetic', 'subset', 'ShowLabel', 'ArrayDS',
-           'ArrayDL', 'batch_tfms', 'get_dls']
+           'get_npz', 'MedData', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset', 'ShowLabel',
+           'ArrayDS', 'ArrayDL', 'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
-import os, zipfile
+import os, shutil, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch
@@ -75,7 +75,11 @@ def get_npz(flag:str='pathmnist', # MedMNIST 2D flag
     path = root/name
     if not path.exists():
         if not download: raise PathfastError(f"{name} is not in {root}: place it there (MD5 {expected_md5(flag, size)})")
-        _download(flag, size, root)
+        new = not root.exists()
+        try: _download(flag, size, root)
+        except PathfastError:
+            if new: shutil.rmtree(root, ignore_errors=True)  # leave no trace of a failed download
+            raise
     check_md5(path, expected_md5(flag, size))
     return path
 
@@ -140,6 +144,11 @@ def load_npz(path:str|Path, # a file in MedMNIST's npz format
     if size is not None and (h, w) != (size, size): raise PathfastError(f"{path} holds {h}x{w} images, expected {size}x{size}")
     return MedData(flag, h, list(classes), splits, path)
 
+def class_names(flag:str)->list:
+    "MedMNIST's names for the classes of `flag`, in label order"
+    label = dataset_info(flag)['label']
+    return [label[str(i)] for i in range(len(label))]
+
 def load_medmnist(flag:str='pathmnist', # MedMNIST 2D flag
                   size:int=64, # 28, 64, 128 or 224
                   data_dir:str|Path|None=None, # where the files are (see `data_root`)
@@ -150,8 +159,7 @@ def load_medmnist(flag:str='pathmnist', # MedMNIST 2D flag
     info = dataset_info(flag)
     if info['task'] not in ('multi-class', 'binary-class', 'ordinal-regression'):
         raise PathfastError(f"{flag} is a {info['task']} task; pathfast trains single-label classifiers")
-    classes = [info['label'][str(i)] for i in range(len(info['label']))]
-    data = load_npz(path, classes, flag, size)
+    data = load_npz(path, class_names(flag), flag, size)
     data.md5, data.task = expected_md5(flag, size), info['task']
     return data
 

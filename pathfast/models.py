@@ -6,6 +6,7 @@
 __all__ = ['ARCHS', 'PathCNN', 'cnn_learner', 'weights_url', 'cached_weights', 'check_weights', 'resnet_learner']
 
 # %% ../nbs/02_models.ipynb #51ef2162
+import shutil
 from pathlib import Path
 import torch
 from torch import nn
@@ -51,8 +52,10 @@ def _ensure_weights(arch:str):
     "Make sure the pretrained weights are in the torch hub cache, downloading them if needed"
     path = cached_weights(arch)
     if path.exists(): return
+    new = next((p for p in reversed([path.parent, *path.parent.parents]) if not p.exists()), None)
     try: torch.hub.load_state_dict_from_url(weights_url(arch), progress=True)
     except Exception:
+        if new and not any(f.is_file() for f in new.rglob('*')): shutil.rmtree(new)  # no empty cache dirs left behind
         raise PathfastError(f"no pretrained {arch} weights: could not download {weights_url(arch)} (no network?); place that file "
                             f"at {path}, or pass --weights FILE (a torchvision {arch} state dict), or --no-pretrained") from None
 

@@ -1,0 +1,121 @@
+"Every mistake a user can make gets one clear line on stderr, a non-zero exit, and nothing written."
+import json, shutil
+from pathlib import Path
+import numpy as np
+import pytest
+from medmnist import INFO
+from pathfast.cli import main
+from pathfast.report import fake_store
+from conftest import PNEU
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    "A working directory with no network, an empty torch hub cache, and a copy of the real data"
+    monkeypatch.chdir(tmp_path)
+    for k in ('HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'): monkeypatch.setenv(k, 'http://127.0.0.1:9')
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch-home'))
+    monkeypatch.setitem(INFO['pneumoniamnist'], 'url', 'http://127.0.0.1:9/pneumoniamnist.npz')
+    (tmp_path/'data').mkdir()
+    shutil.copy(PNEU, tmp_path/'data'/PNEU.name)
+    return tmp_path
+
+def files(d: Path)->set: return {p.relative_to(d) for p in d.rglob('*')}
+
+def fails(capsys, d: Path, *args, match: str):
+    "Run the CLI, expecting: exit 2, exactly one line on stderr containing `match`, and no file created or changed"
+    before = {p: p.stat().st_mtime_ns for p in d.rglob('*')}
+    with pytest.raises(SystemExit) as e: main([*map(str, args)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('pathfast-report: error: '), err
+    assert match in lines[0], lines[0]
+    assert {p: p.stat().st_mtime_ns for p in d.rglob('*')} == before, 'something was written'
+    return lines[0]
+
+PNEU_ARGS = ['--dataset', 'pneumoniamnist', '--size', '28', '--data-dir', 'data', '--no-pretrained', '--epochs', '1']
+
+def test_unknown_dataset(env, capsys): fails(capsys, env, '--dataset', 'pathmnistt', match="unknown dataset 'pathmnistt'")
+def test_unsupported_size(env, capsys): fails(capsys, env, '--dataset', 'pathmnist', '--size', '32', match='unsupported size 32')
+
+def test_missing_data_without_network(env, capsys):
+    line = fails(capsys, env, '--dataset', 'pneumoniamnist', '--size', '28', '--data-dir', 'nowhere', match='could not be downloaded')
+    assert 'pneumoniamnist.npz' in line and INFO['pneumoniamnist']['MD5'] in line and str(Path('nowhere')) in line
+
+def test_corrupt_file_refused(env, capsys):
+    f = env/'data'/PNEU.name
+    b = bytearray(f.read_bytes()); b[1000] ^= 1; f.write_bytes(b)
+    fails(capsys, env, *PNEU_ARGS, match='is corrupt or truncated')
+
+def test_truncated_file_refused(env, capsys):
+    f = env/'data'/PNEU.name
+    f.write_bytes(f.read_bytes()[:100_000])
+    fails(capsys, env, *PNEU_ARGS, match='is corrupt or truncated')
+    fails(capsys, env, *PNEU_ARGS, '--npz', f, match='is not a readable npz file')
+
+@pytest.mark.parametrize('change,match', [
+    (lambda z: z.pop('val_labels'), "lacks 'val_labels'"),
+    (lambda z: z.update(train_images=z['train_images'][:, :20]), 'splits have different image sizes'),
+    (lambda z: z.update(test_images=z['test_images'].astype(np.float32)), 'test_images must be uint8'),
+    (lambda z: z.update(train_labels=z['train_labels'] + 1), 'labels outside 0..1'),
+    (lambda z: z.update(val_labels=z['val_labels'][:10]), 'one integer label per image'),
+])
+def test_malformed_npz(env, capsys, change, match):
+    z = dict(np.load(PNEU))
+    change(z)
+    np.savez(env/'bad.npz', **z)
+    fails(capsys, env, '--npz', env/'bad.npz', '--dataset', 'pneumoniamnist', '--size', '28', '--no-pretrained', match=match)
+
+@pytest.mark.parametrize('args,match', [
+    (['--epochs', '0'], '--epochs must be at least 1, got 0'),
+    (['--epochs', '-2'], '--epochs must be at least 1, got -2'),
+    (['--bs', '0'], '--bs must be at least 1, got 0'),
+    (['--bs', '5000'], 'batch size 5000 must be between 1 and the 4708 training images'),
+    (['--arch', 'resnet19'], "unknown architecture 'resnet19'"),
+    (['--precision', 'fp8'], "unknown precision 'fp8'"),
+    (['--device', 'tpu9'], "unknown device 'tpu9'"),
+])
+def test_bad_settings(env, capsys, args, match):
+    fails(capsys, env, *PNEU_ARGS[:-2], '--subset', '0', *args, match=match)
+
+def test_cuda_requested_without_gpu(env, capsys):
+    import torch
+    if torch.cuda.is_available(): pytest.skip('this machine has a GPU')  # CI and developer machines have none
+    fails(capsys, env, *PNEU_ARGS, '--device', 'cuda', match="device 'cuda' is not available")
+
+def test_unwritable_outputs(env, capsys):
+    (env/'afile').write_text('x')
+    fails(capsys, env, *PNEU_ARGS, '--results-dir', env/'afile'/'res', match='cannot write results to')
+    fails(capsys, env, *PNEU_ARGS, '--out', env/'afile'/'r.html', match='cannot write the report to')
+
+def test_missing_pretrained_weights(env, capsys):
+    args = [a for a in PNEU_ARGS if a != '--no-pretrained']
+    line = fails(capsys, env, *args, match='no pretrained resnet18 weights')
+    assert 'resnet18-f37072fd.pth' in line and '--weights FILE' in line and '--no-pretrained' in line
+    (env/'w.pth').write_bytes(b'not a state dict')
+    fails(capsys, env, *args, '--weights', env/'w.pth', match='is not a torchvision resnet18 state dict')
+
+def test_incompatible_or_corrupt_store(env, capsys):
+    store = fake_store(env/'store')
+    man = json.loads((store/'manifest.json').read_text())
+    (store/'manifest.json').write_text(json.dumps(dict(man, pathfast_store=99)))
+    fails(capsys, env, '--from-results', store, '--out', env/'r.html', match='version 99')
+    fails(capsys, env, *PNEU_ARGS, '--results-dir', store, match='cannot read (version 99')
+    (store/'manifest.json').write_text('{"pathfast_store": 1, ')
+    fails(capsys, env, '--from-results', store, '--out', env/'r.html', match='corrupt JSON')
+    fails(capsys, env, *PNEU_ARGS, '--results-dir', store, match='corrupt JSON')
+
+def test_from_results_on_empty_or_missing_dir(env, capsys):
+    (env/'empty').mkdir()
+    fails(capsys, env, '--from-results', env/'empty', match='no results in')
+    fails(capsys, env, '--from-results', env/'nothing', match='no results in')
+
+def test_missing_or_broken_template(env, capsys):
+    store = fake_store(env/'store')
+    fails(capsys, env, '--from-results', store, '--template', env/'none.j2', match='not found')
+    (env/'broken.j2').write_text('<h1>{{ title </h1>{% for %}')
+    fails(capsys, env, '--from-results', store, '--template', env/'broken.j2', match='is broken')
+
+def test_different_experiment_in_results_dir(env, capsys):
+    store = fake_store(env/'store', flag='pneumoniamnist', size=28)
+    fails(capsys, env, *PNEU_ARGS, '--results-dir', store, match='holds results of a different experiment')
