@@ -51,7 +51,8 @@ def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
     info = INFO.get(data.flag, {})
     return dict(pathfast_store=STORE_VERSION, created=datetime.now().isoformat(timespec='seconds'),
                 dataset=dict(flag=data.flag, name=info.get('python_class', data.flag), size=data.size, classes=data.classes,
-                             n_samples=data.n_samples, counts={s: data.counts(s) for s in data.splits}, md5=data.md5,
+                             n_samples=data.n_samples, official_n_samples=info.get('n_samples'),
+                             counts={s: data.counts(s) for s in data.splits}, md5=data.md5,
                              path=str(data.path) if data.path else None, task=data.task, license=info.get('license')),
                 preset=preset or dict(name='custom', description='settings chosen on the command line'),
                 config=dict(cfg.asdict(), device=str(device), precision=pick_precision(device, cfg.precision), opt='Adam', wd=0.01),

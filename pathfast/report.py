@@ -492,7 +492,7 @@ def _hardware(store:dict)->list:
             f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)"
     s = f"The runs trained on {where} with the {pre.get('name', 'unrecorded')} preset"
     s += f" ({pre['description']})." if pre.get('description') else '.'
-    n_train = ds.get('n_samples', {}).get('train')
+    n_train = (ds.get('official_n_samples') or ds.get('n_samples', {})).get('train')
     if cfg.get('subset') and n_train and cfg['subset'] < n_train:
         s += (f" Training used a stratified subset of {cfg['subset']:,} of the {n_train:,} training images "
               f"({100 * cfg['subset'] / n_train:.0f}%), and the test split was used in full, so these numbers understate what the "
