@@ -404,14 +404,14 @@ def _scratch_vs_finetuned(store:dict)->list:
                        f"{' and '.join(n for n, v in ((f'cnn-{aug}', c), (f'resnet-{aug}', r)) if not v)} missing.")
             continue
         ca, ra = c['metrics']['accuracy'], r['metrics']['accuracy']
-        win, lose, d = ('fine-tuned ' + r['arch'], c['arch'] + ' trained from scratch', ra - ca) if ra >= ca else \
-                       (c['arch'] + ' trained from scratch', 'fine-tuned ' + r['arch'], ca - ra)
+        rn, cn = model_name('resnet', store), model_name('cnn', store)
+        win, lose, d = (rn, cn, ra - ca) if ra >= ca else (cn, rn, ca - ra)
         s = (f"{setting.capitalize()}, the {r['arch']} and the {c['arch']} reached the same test accuracy ({_pct(ra)})"
              if abs(d) < 5e-4 else
              f"{setting.capitalize()}, the {win} reached {_pct(max(ca, ra))} test accuracy against {_pct(min(ca, ra))} for the "
              f"{lose}, {100 * d:.1f} points better")
         s += f" (AUC {r['metrics'].get('auc', float('nan')):.3f} against {c['metrics'].get('auc', float('nan')):.3f})"
-        s += f"; the fine-tuned {r['arch']} took {fmt_secs(r.get('train_seconds'))} to train against {fmt_secs(c.get('train_seconds'))}"
+        s += f"; the {rn} took {fmt_secs(r.get('train_seconds'))} to train against {fmt_secs(c.get('train_seconds'))}"
         s += f", {_times(r.get('train_seconds'), c.get('train_seconds'))}"
         if r.get('params') and c.get('params'): s += f", with {r['params'] / c['params']:.1f}x the parameters"
         if r.get('inference_ips') and c.get('inference_ips'):
