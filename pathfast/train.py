@@ -176,7 +176,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
         with learn.removed_cbs(hist): suggestion = lr = float(learn.lr_find(show_plot=False).valley)
     _sync(device); t = time.perf_counter()
     if model == 'cnn': lrs = fit_cnn(learn, cfg.epochs, lr, hist)
-    else: lrs = fit_resnet(learn, cfg.epochs, lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.pretrained or cfg.weights is not None)
+    else: lrs = fit_resnet(learn, cfg.epochs, lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.pretrained)
     _sync(device); secs = time.perf_counter() - t
     with learn.removed_cbs(hist): ev = evaluate(learn, dls[2], data.classes, data.task)
     last = hist.rows[-1]
