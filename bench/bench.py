@@ -2,7 +2,7 @@
 """pathfast benchmark: training throughput of pathfast's pipeline against the standard fastai pipeline, a plain PyTorch
 loop over medmnist's Dataset, and the model's own ceiling; then time to a good model on the real PneumoniaMNIST.
 
-    python bench/bench.py                       # CPU defaults (~10 min on 2 cores; add --compile cnn for +3 min)
+    python bench/bench.py                       # CPU defaults (~15 min on an idle 2-core machine)
     PYTHONPATH=. python bench/bench.py --gpu-full   # a GPU machine: the real 89,996-image PathMNIST-64 shape
 
 Every contender trains the same model (same nn.Module class) at the same batch size, precision and number of timed
@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))  # run from a copy of the repo with no pathfast in
 
 PATH_N_TRAIN, N_CLASSES, SIZE = 89_996, 9, 64  # PathMNIST-64: 89,996 train images, 64x64x3 uint8, 9 classes
 CONTENDERS = {
-    'pathfast': 'pathfast: get_dls (uint8 tensor, batch slicing, aug on device) + Learner + speed_cbs',
-    'fastai': 'standard fastai: PNG files, DataBlock(ImageBlock, CategoryBlock), aug_transforms(flip_vert=True), default num_workers',
-    'medmnist': "plain PyTorch: medmnist's PathMNIST Dataset + torchvision transforms + DataLoader(num_workers=2) + Adam loop",
-    'ceiling': "ceiling: the same model stepping on one batch already on the device (no data pipeline), with pathfast's memory format, precision and (CPU) allocator setting",
+    'pathfast': "pathfast's `get_dls` (one uint8 tensor, batches sliced from it, augmented per batch on the device) + `Learner` + `speed_cbs`",
+    'fastai': 'the standard fastai pipeline: PNG files, `DataBlock(ImageBlock, CategoryBlock)`, `aug_transforms(flip_vert=True)`, default `num_workers`',
+    'medmnist': "plain PyTorch: medmnist's `PathMNIST` Dataset + torchvision transforms + `DataLoader(num_workers=2)` + a hand-written Adam loop",
+    'ceiling': "the same model stepping on one batch already on the device (no data pipeline), with pathfast's memory format, precision and (CPU) allocator setting",
 }
 LR = 1e-3
 
@@ -563,7 +563,7 @@ def main(argv=None):
     p.add_argument('--device', default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument('--n-train', type=int, help="synthetic training images (CPU default 4096: only steps/s matter, epochs are extrapolated)")
     p.add_argument('--bs', type=int, help="batch size for every contender (default 128, pathfast's)")
-    p.add_argument('--repeats', type=int, help="timed windows per measurement; the median is reported (default 3)")
+    p.add_argument('--repeats', type=int, help="rounds, each one timed window per contender; the median window is reported (CPU default 5, --gpu-full 3)")
     p.add_argument('--warmup-cnn', type=int); p.add_argument('--steps-cnn', type=int)
     p.add_argument('--warmup-resnet', type=int); p.add_argument('--steps-resnet', type=int)
     p.add_argument('--models', default='cnn,resnet'); p.add_argument('--augment', default='off,on', help="off, on or off,on")
@@ -581,10 +581,15 @@ def main(argv=None):
     p.add_argument('--ttg-augment', action='store_true', help="pathfast's time-to-target run with augmentation (default off)")
     p.add_argument('--seed', type=int, default=42)
     p.add_argument('--max-foreign', type=float, default=0.1, help="redo a timed window (up to 3 times) when other processes used more than this share of the CPUs")
-    p.add_argument('--idle-wait', type=float, help="seconds to wait for an idle CPU before each process (CPU default 180)")
+    p.add_argument('--idle-wait', type=float, help="seconds to wait for idle CPUs before each (augmentation, model) pair and each retry (CPU default 600, --gpu-full 0)")
     p.add_argument('--out', default=None, help="results path without extension (default bench/results/<device>)")
+    p.add_argument('--render', metavar='JSON', help="only write the .md of an earlier results JSON again")
     p.add_argument('--worker', nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.render:
+        path = Path(a.render)
+        path.with_suffix('.md').write_text(markdown(json.loads(path.read_text())))
+        return log(f"wrote {path.with_suffix('.md')}")
     if a.worker:
         kind, sp, out = a.worker
         res = WORKERS[kind](json.loads(Path(sp).read_text()))
@@ -728,7 +733,8 @@ def markdown(res)->str:
                      f"{', '.join(f'{w:.0f}' for w in r['img_s_windows'])} | {r['sec_per_epoch']:.0f} | {ratio} | {f(r['host_peak_mib'])} | "
                      f"{f(r['workers_peak_mib'])} | {f(r['gpu_peak_mib'])} |")
         L += ['', 'Contenders: ' + '; '.join(f"**{k}**: {v}" for k, v in CONTENDERS.items()) + '; **pathfast+compile**: pathfast with '
-              '`learn.model.compile()` (compilation happens in the warm-up, which is not timed: see `warmup_s` in the JSON).', '']
+              '`learn.model.compile()` (compilation happens in the first warm-up, which is not timed: `warmup_s` in the JSON; a first '
+              'run compiles for about a minute on a 2-core CPU, later ones hit torch\'s on-disk cache).', '']
         n = sum(r.get('retries', 0) for r in res['throughput'])
         L += [f"Windows measured again because other processes took more than {m.get('max_foreign', 0.1):.0%} of the CPUs meanwhile: {n} "
               "(the share they took during each kept window is `foreign_cpu` in the JSON).", '']
