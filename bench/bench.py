@@ -23,7 +23,7 @@ CONTENDERS = {
     'pathfast': "pathfast's `get_dls` (one uint8 tensor, batches sliced from it, augmented per batch on the device) + `Learner` + `speed_cbs`",
     'fastai': 'the standard fastai pipeline: PNG files, `DataBlock(ImageBlock, CategoryBlock)`, `aug_transforms(flip_vert=True)`, default `num_workers`',
     'medmnist': "plain PyTorch: medmnist's `PathMNIST` Dataset + torchvision transforms + `DataLoader(num_workers=2)` + a hand-written Adam loop",
-    'ceiling': "the same model stepping on one batch already on the device (no data pipeline), with pathfast's memory format, precision and (CPU) allocator setting",
+    'ceiling': "the same model stepping on one batch already on the device (no data pipeline), with pathfast's memory format, precision and (CPU) allocator and tiny-map convolution settings",
 }
 LR = 1e-3
 
@@ -246,6 +246,7 @@ def build_ceiling(spec, model:str, _):
     if dev.type == 'cpu':  # the process settings pathfast's speed_cbs makes on a CPU
         import pathfast.train
         if hasattr(pathfast.train, 'tune_malloc'): pathfast.train.tune_malloc()
+        if hasattr(pathfast.train, 'use_small_convs'): pathfast.train.use_small_convs(m)
     step = plain_step(m, dev, spec['precision'])
     return lambda clock: loop_clock(itertools.repeat((x, y)), step, clock)
 
@@ -478,8 +479,31 @@ def worker_precision(spec)->dict:
         wlog(f"{p}: test acc {out[p]['test_acc']:.4f}, {out[p]['train_seconds']:.1f} s")
     return out
 
+def worker_small_convs(spec)->dict:
+    """The ResNet-18 in pathfast's recipe (from scratch, same seed) with and without `SmallConvs` (CPU only): test accuracy
+    and training time of each"""
+    import warnings
+    warnings.filterwarnings('ignore')
+    import pathfast.train
+    from pathfast.core import Config
+    from pathfast.data import load_medmnist
+    data = load_medmnist('pneumoniamnist', 28, data_dir=spec['data_dir'], download=False)
+    use = pathfast.train.use_small_convs
+    out = {}
+    for on in (True, False):
+        # `speed_cbs` always adds `SmallConvs` on a CPU; for the stock run its switch is made a no-op
+        pathfast.train.use_small_convs = use if on else (lambda model, on=True: 0)
+        cfg = Config(dataset='pneumoniamnist', size=28, epochs=spec['epochs'], device='cpu', seed=spec['seed'], pretrained=False)
+        r = pathfast.train.train_run(data, 'resnet', spec['augment'], cfg)
+        k = 'dense' if on else 'stock'
+        out[k] = dict(test_acc=r.metrics['accuracy'], test_auc=r.metrics['auc'], valid_acc=r.valid_metrics['accuracy'],
+                      train_seconds=round(r.train_seconds, 2), seconds_per_epoch=round(r.seconds_per_epoch, 2))
+        wlog(f"small convs {k}: test acc {out[k]['test_acc']:.4f}, {out[k]['train_seconds']:.1f} s")
+    pathfast.train.use_small_convs = use
+    return out
+
 WORKERS = {'ttg_pathfast': worker_ttg_pathfast, 'ttg_seeds': worker_ttg_seeds,
-           'precision': worker_precision}
+           'precision': worker_precision, 'small_convs': worker_small_convs}
 
 # ------------------------------------------------------------------------------------------- orchestration
 def write_inputs(root:Path, n_train:int, bs:int, need_png:bool, need_npz:bool):
@@ -580,6 +604,7 @@ def main(argv=None):
     p.add_argument('--ttg-cap', type=int, default=10, help="most epochs the seeds' recipe gets")
     p.add_argument('--ttg-augment', action='store_true', help="pathfast's time-to-target run with augmentation (default off)")
     p.add_argument('--seed', type=int, default=42)
+    p.add_argument('--small-convs-epochs', type=int, default=3, help="epochs of each ResNet run in the tiny-map convolutions on/off comparison (CPU)")
     p.add_argument('--max-foreign', type=float, default=0.1, help="redo a timed window (up to 3 times) when other processes used more than this share of the CPUs")
     p.add_argument('--idle-wait', type=float, help="seconds to wait for idle CPUs before each (augmentation, model) pair and each retry (CPU default 600, --gpu-full 0)")
     p.add_argument('--out', default=None, help="results path without extension (default bench/results/<device>)")
@@ -638,6 +663,7 @@ def main(argv=None):
             results['efficiency'] = efficiency(results['throughput'])
         if not a.skip_ttg: results['time_to_target'] = time_to_target(a, device, tmp, results['errors'])
         results['precision_compare'] = precision_compare(a, device, tmp, results['errors'])
+        results['small_convs_compare'] = small_convs_compare(a, device, tmp, results['errors'])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     meta['total_s'] = round(time.perf_counter() - t_all, 1)
@@ -709,6 +735,15 @@ def precision_compare(a, device, tmp, errors)->dict:
     if err: errors.append(err); return dict(skipped=err)
     return r
 
+def small_convs_compare(a, device, tmp, errors)->dict:
+    if device != 'cpu': return dict(skipped='only on a CPU (`SmallConv2d` changes nothing on a GPU)')
+    if a.skip_ttg or not (Path(a.data_dir)/'pneumoniamnist.npz').exists(): return dict(skipped='no PneumoniaMNIST run')
+    log(f"\n== tiny-map convolutions on and off: ResNet-18 from scratch, pathfast recipe, PneumoniaMNIST, {a.small_convs_epochs} epochs each")
+    spec = dict(device=device, data_dir=str(Path(a.data_dir).resolve()), epochs=a.small_convs_epochs, seed=a.seed, augment=False)
+    r, err = run_worker('small_convs', spec, tmp, a)
+    if err: errors.append(err); return dict(skipped=err)
+    return r
+
 def markdown(res)->str:
     m = res['meta']
     L = [f"# pathfast benchmark: {m['device_name']} ({m['device']})", '',
@@ -774,7 +809,22 @@ def markdown(res)->str:
     if 'skipped' in pc: L += [pc['skipped'][0].upper() + pc['skipped'][1:] + '.', '']
     else:
         L += ['| precision | test acc | test AUC | valid acc | train s |', '|---|---:|---:|---:|---:|']
-        L += [f"| {k} | {v['test_acc']:.4f} | {v['test_auc']:.4f} | {v['valid_acc']:.4f} | {v['train_seconds']:.1f} |" for k, v in pc.items()]
+        L += [f"| {k} | {v['test_acc']:.4f} | {v['test_auc']:.4f} | {v['valid_acc']:.4f} | {v['train_seconds']:.1f} |" for k, v in pc.items() if k in ('fp32', 'bf16')]
+        L.append('')
+    sc = res.get('small_convs_compare') or {}
+    if sc and 'skipped' not in sc:
+        L += ['## Tiny-map convolutions (`SmallConv2d`) on and off: same accuracy?', '',
+              'ResNet-18 from scratch in pathfast\'s recipe on the real PneumoniaMNIST (28 px: `layer3` sees 2x2 maps, `layer4` 1x1), '
+              'same seed, fp32; **dense** is pathfast as it ships, **stock** the same run with every convolution left to oneDNN. '
+              'Both compute the same function and differ only in float rounding order, which training can amplify over a run; the '
+              'accuracy gap shows how much that matters.', '',
+              '| convolutions | test acc | test AUC | valid acc | train s | s/epoch |', '|---|---:|---:|---:|---:|---:|']
+        L += [f"| {k} | {v['test_acc']:.4f} | {v['test_auc']:.4f} | {v['valid_acc']:.4f} | {v['train_seconds']:.1f} | {v['seconds_per_epoch']:.1f} |"
+              for k, v in sc.items() if k in ('dense', 'stock')]
+        if {'dense', 'stock'} <= set(sc):
+            d, s = sc['dense'], sc['stock']
+            L += ['', f"Test accuracy differs by {abs(d['test_acc'] - s['test_acc'])*100:.2f} points; training was "
+                      f"{s['train_seconds'] / d['train_seconds']:.2f}x as fast with the dense route."]
         L.append('')
     if res['errors']: L += ['## Errors', '', *(f"- {e}" for e in res['errors']), '']
     return '\n'.join(L)

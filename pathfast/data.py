@@ -16,7 +16,7 @@ from fastai.vision.all import (TfmdDL, DataLoaders, DisplayedTransform, TensorIm
                                IntToFloatTensor, Normalize, aug_transforms, imagenet_stats, CrossEntropyLossFlat)
 import medmnist
 from medmnist import INFO
-from .core import PathfastError, file_md5
+from .core import PathfastError, file_md5, get_device
 
 # %% ../nbs/01_data.ipynb #a7fa1000
 SIZES = (28, 64, 128, 224)
@@ -234,7 +234,6 @@ def get_dls(data:MedData, # the data set (see `load_medmnist`)
             device=None # where data and batches live; None: the GPU when present
            )->DataLoaders:
     "fastai `DataLoaders` (train, valid, test) slicing batches from `data`'s tensors on `device`"
-    from pathfast.core import get_device
     device = get_device(device) if not isinstance(device, torch.device) else device
     data.check_bs(bs)
     vocab = CategoryMap(data.classes, sort=False)

@@ -187,7 +187,7 @@ def model_name(model:str, store:dict)->str:
     "'PathCNN trained from scratch' or 'fine-tuned resnet18' (a ResNet without pretrained weights is trained from scratch too)"
     name = store['manifest'].get('models', {}).get(model, {}).get('name') or ('custom CNN' if model == 'cnn' else 'ResNet')
     cfg = store['manifest'].get('config', {})
-    if model == 'cnn' or not (cfg.get('pretrained', True) or cfg.get('weights')): return f'{name} trained from scratch'
+    if model == 'cnn' or not cfg.get('pretrained', True): return f'{name} trained from scratch'  # --no-pretrained wins over --weights, as in training
     return f'fine-tuned {name}'
 
 def run_label(name:str, store:dict)->str:
@@ -575,12 +575,12 @@ def report_context(store:dict, title:str|None=None)->dict:
     models = [dict(key=k, name=v.get('name', k), params=f"{v['params']:,}" if v.get('params') else '–', summary=v.get('summary', ''))
               for k, v in m.get('models', {}).items()]
     training = [('Epochs per run (every model)', cfg.get('epochs')),
-                ('Of these, ResNet epochs with the body frozen', cfg.get('freeze_epochs') if cfg.get('pretrained', True) or cfg.get('weights') else 0),
+                ('Of these, ResNet epochs with the body frozen', cfg.get('freeze_epochs') if cfg.get('pretrained', True) else 0),
                 ('Batch size', cfg.get('bs')), ('Max LR, custom CNN (one-cycle)', cfg.get('lr_cnn')),
                 ('Max LR, ResNet', cfg.get('lr_resnet')), ('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult')),
                 ('Optimizer', cfg.get('opt')), ('Weight decay', cfg.get('wd')), ('Precision', cfg.get('precision')),
                 ('Channels-last memory format', cfg.get('channels_last')), ('LR finder used', cfg.get('lr_find')),
-                ('ImageNet-pretrained weights', cfg.get('weights') or cfg.get('pretrained')), ('Seed', cfg.get('seed'))]
+                ('ImageNet-pretrained weights', (cfg.get('weights') or True) if cfg.get('pretrained', True) else False), ('Seed', cfg.get('seed'))]
     return dict(
         title=title or f"{name}: a CNN from scratch against a fine-tuned {cfg.get('arch', 'ResNet')}, with and without augmentation",
         summary=f"{name} at {ds['size']} px · {n_runs} of {len(RUNS)} runs · {pre.get('name', 'unrecorded')} preset on "
