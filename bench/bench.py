@@ -20,10 +20,10 @@ sys.path.insert(0, str(ROOT))  # run from a copy of the repo with no pathfast in
 
 PATH_N_TRAIN, N_CLASSES, SIZE = 89_996, 9, 64  # PathMNIST-64: 89,996 train images, 64x64x3 uint8, 9 classes
 CONTENDERS = {
-    'pathfast': "pathfast's `get_dls` (one uint8 tensor, batches sliced from it, augmented per batch on the device) + `Learner` + `speed_cbs`",
+    'pathfast': "pathfast's `get_dls` (one uint8 tensor, batches sliced from it, augmented per batch on the device) + `Learner` with pathfast's fused `AdamW` + `speed_cbs`",
     'fastai': 'the standard fastai pipeline: PNG files, `DataBlock(ImageBlock, CategoryBlock)`, `aug_transforms(flip_vert=True)`, default `num_workers`',
     'medmnist': "plain PyTorch: medmnist's `PathMNIST` Dataset + torchvision transforms + `DataLoader(num_workers=2)` + a hand-written Adam loop",
-    'ceiling': "the same model stepping on one batch already on the device (no data pipeline), with pathfast's memory format, precision and (CPU) allocator and tiny-map convolution settings",
+    'ceiling': "the same model stepping on one batch already on the device (no data pipeline), with pathfast's optimizer, memory format, precision and (CPU) allocator and tiny-map convolution settings",
 }
 LR = 1e-3
 
@@ -123,11 +123,12 @@ def autocast_dtype(precision:str):
     import torch
     return {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(precision)
 
-def plain_step(model, device, precision:str):
-    "One hand-written training step: Adam, cross entropy, autocast at `precision` (GradScaler for fp16)"
+def plain_step(model, device, precision:str, opt=None):
+    "One hand-written training step: `opt` (default torch's Adam), cross entropy, autocast at `precision` (GradScaler for fp16)"
     import torch
     from torch import nn
-    opt, lf, dtype = torch.optim.Adam(model.parameters(), lr=LR), nn.CrossEntropyLoss(), autocast_dtype(precision)
+    opt = opt or torch.optim.Adam(model.parameters(), lr=LR)
+    lf, dtype = nn.CrossEntropyLoss(), autocast_dtype(precision)
     scaler = torch.amp.GradScaler('cuda') if precision == 'fp16' else None
     model.train()
     def step(x, y):
@@ -247,7 +248,9 @@ def build_ceiling(spec, model:str, _):
         import pathfast.train
         if hasattr(pathfast.train, 'tune_malloc'): pathfast.train.tune_malloc()
         if hasattr(pathfast.train, 'use_small_convs'): pathfast.train.use_small_convs(m)
-    step = plain_step(m, dev, spec['precision'])
+    try: from pathfast.models import adamw  # pathfast's optimizer
+    except ImportError: adamw = None
+    step = plain_step(m, dev, spec['precision'], adamw([list(m.parameters())], lr=LR) if adamw else None)
     return lambda clock: loop_clock(itertools.repeat((x, y)), step, clock)
 
 RUNNERS = {'pathfast': (prepare_pathfast, build_pathfast), 'fastai': (prepare_fastai, build_fastai),

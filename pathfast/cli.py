@@ -28,7 +28,7 @@ def choose_preset(device:torch.device, full:bool=False, epochs:int|None=None, su
     custom = p != PRESETS[name]
     why = ('--full' if full else f'a {device.type.upper()} device') if name == 'full' else 'no GPU (use --full for all data)'
     data = f"a stratified subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images'
-    desc = f"{name} preset ({why}){', changed on the command line' if custom else ''}: {data}, the whole official test split, {p['epochs']} epochs per run"
+    desc = f"{name} preset ({why}){', changed on the command line' if custom else ''}: {data}, the whole official test split, {p['epochs']} epoch{'s' if p['epochs'] != 1 else ''} per run"
     return dict(name=name + ('+custom' if custom else ''), description=desc, epochs=p['epochs'], subset=p['subset'])
 
 # %% ../nbs/06_cli.ipynb #12f5c545

@@ -168,15 +168,19 @@ def write_synthetic(path:str|Path, # where to write the npz
                     n:tuple=(300, 60, 60), # images in train, val, test
                     size:int=28, n_channels:int=3, n_classes:int=9,
                     noise:float=40., # pixel noise (std, in 0..255 units)
-                    seed:int=0)->Path:
-    "Write a small learnable data set in the exact MedMNIST npz format"
+                    seed:int=0,
+                    chunk:int=2048 # images generated at a time (bounds memory for full-size sets)
+                   )->Path:
+    "Write a learnable data set in the exact MedMNIST npz format"
     rng = np.random.default_rng(seed)
     means = np.stack([rng.permutation(np.linspace(40, 215, n_classes)) for _ in range(n_channels)], axis=1)
     arrays = {}
     for split, k in zip(SPLITS, n):
         y = rng.permutation(np.arange(k) % n_classes)
-        x = means[y][:, None, None, :] + rng.normal(0, noise, (k, size, size, n_channels))
-        x = x.clip(0, 255).astype(np.uint8)
+        x = np.empty((k, size, size, n_channels), np.uint8)
+        for i in range(0, k, chunk):
+            j = min(i + chunk, k)
+            x[i:j] = (means[y[i:j]][:, None, None, :] + rng.normal(0, noise, (j - i, size, size, n_channels))).clip(0, 255)
         arrays[f'{split}_images'] = x[..., 0] if n_channels == 1 else x
         arrays[f'{split}_labels'] = y[:, None].astype(np.uint8)
     path = Path(path)

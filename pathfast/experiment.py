@@ -55,7 +55,7 @@ def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
                              counts={s: data.counts(s) for s in data.splits}, md5=data.md5,
                              path=str(data.path) if data.path else None, task=data.task, license=info.get('license')),
                 preset=preset or dict(name='custom', description='settings chosen on the command line'),
-                config=dict(cfg.asdict(), device=str(device), precision=pick_precision(device, cfg.precision), opt='Adam', wd=0.01),
+                config=dict(cfg.asdict(), device=str(device), precision=pick_precision(device, cfg.precision), opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01),
                 augmentations=AUG, normalization=NORM, models=describe_models(len(data.classes), cfg.arch),
                 versions=versions(), hardware=hardware(device))
 
@@ -110,7 +110,7 @@ def summary_line(r:RunResult)->str:
     "One line per finished run"
     m = r.metrics
     return (f"{r.run:<13} test acc {m['accuracy']:.3f}  AUC {m['auc']:.3f}  F1 {m['f1']:.3f}  "
-            f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {r.epochs} epochs)")
+            f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {r.epochs} epoch{'s' if r.epochs != 1 else ''})")
 
 def run_experiment(data:MedData, # the data set (official splits, or a subset of them)
                    cfg:Config, # settings shared by all runs

@@ -105,7 +105,7 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
     counts = {s: _split_counts(n, w) for s, n in n_samples.items()}
     cfg = dict(epochs=3, freeze_epochs=1, bs=128, lr_cnn=3e-3, lr_resnet=1e-3, lr_mult=100, arch='resnet18', pretrained=True,
                weights=None, seed=42, device='cpu', precision='fp32', channels_last=True,
-               subset=10000 if preset == 'cpu' else None, opt='Adam', wd=0.01, lr_find=False)
+               subset=10000 if preset == 'cpu' else None, opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01, lr_find=False)
     cnn_summary = '\n'.join(['PathCNN (Input shape: 128 x 3 x 28 x 28)', '=' * 58, 'Layer (type)          Output Shape         Param #',
                              'ConvLayer             128 x 32 x 28 x 28   928', 'ResBlock              128 x 64 x 14 x 14   55,680',
                              'ResBlock              128 x 128 x 7 x 7    221,952', 'ResBlock              128 x 256 x 4 x 4    886,272',

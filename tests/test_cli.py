@@ -1,5 +1,5 @@
 "`pathfast-report` end to end on the real PneumoniaMNIST: the report, re-rendering, resume, interruption."
-import json, re, shutil, signal, subprocess, time
+import json, re, shutil, signal, subprocess, threading, time
 from pathlib import Path
 import pytest
 from conftest import CLI, FAST, PNEU, ROOT, offline_env, run_cli, runs_of
@@ -57,14 +57,24 @@ def test_interrupted_during_third_run_then_resumed(trained, tmp_path, sig):
     "Stop the experiment while the third run trains; rerun; the store and report equal an uninterrupted experiment's"
     store, out = tmp_path/'store', tmp_path/'r.html'
     args = [str(CLI), *FAST, '--data-dir', trained['data'], '--results-dir', store, '--out', out]
-    proc = subprocess.Popen(list(map(str, args)), cwd=tmp_path, env=offline_env(tmp_path), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while len(list((store/'runs').glob('*.json'))) < 2 and time.time() < deadline and proc.poll() is None: time.sleep(0.2)
-    time.sleep(1.5)  # well inside the third run (a ResNet, several seconds)
-    assert proc.poll() is None, proc.communicate()
+    err = tmp_path/'stderr.txt'
+    with open(err, 'w') as ferr:
+        proc = subprocess.Popen(list(map(str, args)), cwd=tmp_path, env={**offline_env(tmp_path), 'PYTHONUNBUFFERED': '1'},
+                                stdout=subprocess.PIPE, stderr=ferr, text=True)
+    lines, third = [], threading.Event()
+    def read():  # the run log, line by line: the signal goes in as soon as the third run (a ResNet) starts training
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith('resnet-noaug') and 'training' in line: third.set()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert third.wait(300), ''.join(lines)[-2000:]
+    time.sleep(0.2)
+    assert proc.poll() is None, ''.join(lines)[-2000:]
     proc.send_signal(sig)
-    stdout, stderr = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    reader.join(timeout=30)
+    stderr = err.read_text()
     assert proc.returncode != 0
     if sig != signal.SIGKILL:
         assert proc.returncode == 130
