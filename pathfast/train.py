@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
-from fastai.vision.all import Callback, Recorder, Learner, MixedPrecision, ChannelsLast, to_float, total_params
+from fastai.vision.all import Callback, Recorder, Learner, MixedPrecision, ChannelsLast, ProgressCallback, to_float, total_params
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix)
 from medmnist.evaluator import getAUC
 from .core import PathfastError, Config, get_device, save_json, load_json
@@ -173,7 +173,8 @@ def evaluate(learn:Learner, dl, classes:list, task:str)->dict:
     "Predict `dl` (the test split) and compute `test_metrics`, plus images per second of inference"
     _sync(learn.dls.device)
     t = time.perf_counter()
-    with learn.no_bar(): probs, targs = learn.get_preds(dl=dl)
+    bars = [c for c in learn.cbs if isinstance(c, ProgressCallback)]  # not `no_bar()`: it puts back a stock ProgressCallback
+    with learn.removed_cbs(bars): probs, targs = learn.get_preds(dl=dl)
     secs = time.perf_counter() - t
     res = test_metrics(targs.numpy(), probs.float().numpy(), classes, task)
     res['inference_ips'] = len(targs) / secs
