@@ -33,16 +33,17 @@ MARK = '@bench@ '  # starts a worker's lines to the orchestrator
 def log(*a): print(*a, flush=True)
 def wlog(msg): print(f"\n{MARK}{msg}", flush=True)
 
+def _status_mib(key:str)->float|None:
+    "A memory line of /proc/self/status (Linux), in MiB"
+    try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key + ':')) / 1024
+    except (OSError, StopIteration): return None
+
 def peak_rss_mib()->float:
     "This process's peak resident memory since the last `reset_peak_rss` (VmHWM), in MiB"
-    try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024
-    except (OSError, StopIteration):
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import resource
+    return _status_mib('VmHWM') or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-def rss_mib()->float:
-    try: return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS')) / 1024
-    except (OSError, StopIteration): return float('nan')
+def rss_mib()->float: return _status_mib('VmRSS') or float('nan')
 
 def reset_peak_rss():
     "Linux: set the peak RSS back to the current RSS, so each measurement has its own peak"
@@ -55,8 +56,8 @@ def children_peak_mib()->float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 def cpu_name()->str:
-    try: return next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
-    except (OSError, StopIteration): return platform.processor() or platform.machine()
+    from pathfast.core import hardware
+    return hardware('cpu')['cpu']
 
 def slug(s:str)->str: return re.sub(r'[^a-z0-9]+', '-', s.lower()).strip('-')
 
@@ -246,11 +247,10 @@ def build_ceiling(spec, model:str, _):
     if spec['channels_last']: m, x = m.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     if dev.type == 'cpu':  # the process settings pathfast's speed_cbs makes on a CPU
         import pathfast.train
-        if hasattr(pathfast.train, 'tune_malloc'): pathfast.train.tune_malloc()
-        if hasattr(pathfast.train, 'use_small_convs'): pathfast.train.use_small_convs(m)
-    try: from pathfast.models import adamw  # pathfast's optimizer
-    except ImportError: adamw = None
-    step = plain_step(m, dev, spec['precision'], adamw([list(m.parameters())], lr=LR) if adamw else None)
+        pathfast.train.tune_malloc()
+        pathfast.train.use_small_convs(m)
+    from pathfast.models import adamw  # pathfast's optimizer
+    step = plain_step(m, dev, spec['precision'], adamw([list(m.parameters())], lr=LR))
     return lambda clock: loop_clock(itertools.repeat((x, y)), step, clock)
 
 RUNNERS = {'pathfast': (prepare_pathfast, build_pathfast), 'fastai': (prepare_fastai, build_fastai),
@@ -631,6 +631,7 @@ def main(argv=None):
     device = a.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     if device.startswith('cuda') and not torch.cuda.is_available(): sys.exit("bench: --device cuda but no CUDA GPU here")
     if a.gpu_full and not device.startswith('cuda'): log("bench: --gpu-full on a CPU: this will take hours; Ctrl-C and drop the flag")
+    from pathfast.core import versions
     from pathfast.train import pick_precision, cpu_has_bf16
     precision = pick_precision(torch.device(device))
     models, augments = a.models.split(','), [s == 'on' for s in a.augment.split(',')]
@@ -649,7 +650,7 @@ def main(argv=None):
                 repeats=a.repeats, steps=dict(cnn=a.steps_cnn, resnet=a.steps_resnet), warmup=dict(cnn=a.warmup_cnn, resnet=a.warmup_resnet),
                 medmnist_workers=a.medmnist_workers, max_foreign=a.max_foreign, command=' '.join(['python bench/bench.py', *(argv if argv is not None else sys.argv[1:])]),
                 started=time.strftime('%Y-%m-%dT%H:%M:%S'), loadavg_start=[round(l, 2) for l in os.getloadavg()],
-                platform=platform.platform(), versions=_versions())
+                platform=platform.platform(), versions=versions())
     log(f"pathfast benchmark on {meta['device_name']} ({device}, {precision}, {os.cpu_count()} CPU cores, torch threads {meta['torch_threads']})")
     if meta['n_train_note']: log(f"note: {meta['n_train_note']}")
     results = dict(meta=meta, throughput=[], errors=[])
@@ -677,14 +678,6 @@ def main(argv=None):
     out.with_suffix('.md').write_text(md)
     log('\n' + md)
     log(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} ({meta['total_s']:.0f} s in all)")
-
-def _versions()->dict:
-    from importlib.metadata import version, PackageNotFoundError
-    res = {'python': platform.python_version()}
-    for k in ('torch', 'torchvision', 'fastai', 'medmnist', 'numpy', 'pillow'):
-        try: res[k] = version(k)
-        except PackageNotFoundError: res[k] = None
-    return res
 
 def efficiency(rows)->list:
     "Per model and augmentation: pathfast's img/s divided by each other contender's"

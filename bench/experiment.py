@@ -35,6 +35,7 @@ def main(argv=None):
 
 def run(a, n:tuple, work:Path):
     from pathfast.core import hardware
+    from bench import device_slug  # bench/bench.py, beside this script
     from pathfast.data import write_synthetic
     t = time.perf_counter()
     npz = write_synthetic(work/'pathmnist_64.npz', n=n, size=64, n_classes=9)
@@ -57,9 +58,7 @@ def run(a, n:tuple, work:Path):
                runs={k: dict(train_seconds=round(v['train_seconds'], 1), epochs=v['epochs'], seconds_per_epoch=round(v['seconds_per_epoch'], 2),
                              test_acc=round(v['metrics']['accuracy'], 4), test_auc=round(v['metrics']['auc'], 4),
                              inference_ips=round(v['inference_ips'])) for k, v in runs.items()})
-    slug = (hw.get('gpu') or hw.get('cpu') or 'unknown').lower()
-    slug = '-'.join(w for w in ''.join(c if c.isalnum() else ' ' for c in slug).split())
-    out = Path(a.out) if a.out else ROOT/'bench'/'results'/f'experiment-{slug}'
+    out = Path(a.out) if a.out else ROOT/'bench'/'results'/f"experiment-{device_slug('cuda' if hw.get('gpu') else 'cpu')}"  # named as bench.py's
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix('.json').write_text(json.dumps(res, indent=1) + '\n')
     train_s = sum(r['train_seconds'] for r in res['runs'].values())

@@ -15,7 +15,7 @@ from medmnist import INFO
 from fastai.vision.all import total_params, create_vision_model
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware
 from .data import MedData, get_dls, AUG, NORM
-from .models import PathCNN, ARCHS, check_weights
+from .models import PathCNN, ARCHS, ADAMW, OPTIMIZER, check_weights
 from .train import MODELS, RunResult, run_name, train_run, pick_precision
 
 # %% ../nbs/04_experiment.ipynb #4cdbbde9
@@ -55,7 +55,7 @@ def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
                              counts={s: data.counts(s) for s in data.splits}, md5=data.md5,
                              path=str(data.path) if data.path else None, task=data.task, license=info.get('license')),
                 preset=preset or dict(name='custom', description='settings chosen on the command line'),
-                config=dict(cfg.asdict(), device=str(device), precision=pick_precision(device, cfg.precision), opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01),
+                config=dict(cfg.asdict(), device=str(device), precision=pick_precision(device, cfg.precision), opt=OPTIMIZER, wd=ADAMW['wd']),
                 augmentations=AUG, normalization=NORM, models=describe_models(len(data.classes), cfg.arch),
                 versions=versions(), hardware=hardware(device))
 
