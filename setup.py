@@ -27,6 +27,7 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
+extras = {k: shlex.split(cfg.get(f'{k}_requirements') or '') for k in ('offline', 'timm')}
 
 # templates/ sits at the top level (the layout the user asked for) and ships inside the wheel as `pathfast.templates`
 lib = cfg['lib_path']
@@ -44,7 +45,7 @@ setuptools.setup(
     package_data = {f'{lib}.templates': ['*.j2']},
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements },
+    extras_require={ **extras, 'dev': dev_requirements + extras['offline'] + extras['timm'] },  # tests use both
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

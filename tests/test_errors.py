@@ -71,7 +71,15 @@ def test_malformed_npz(env, capsys, change, match):
     (['--epochs', '-2'], '--epochs must be at least 1, got -2'),
     (['--bs', '0'], '--bs must be at least 1, got 0'),
     (['--bs', '5000'], 'batch size 5000 must be between 1 and the 4708 training images'),
-    (['--arch', 'resnet19'], "unknown architecture 'resnet19'"),
+    (['--arch', 'resnet19'], "unknown model 'resnet19'"),
+    (['--models', 'cnn,resnet19'], "unknown model 'resnet19'"),
+    (['--models', 'timm/nosuchnet'], "unknown timm model 'nosuchnet'"),
+    (['--models', 'cnn,,resnet18'], 'has an empty item'),
+    (['--models', 'cnn,cnn'], 'names a model twice'),
+    (['--models', 'cnn:scratch'], "bad model 'cnn:scratch'"),
+    (['--models', 'cnn', '--arch', 'resnet34'], 'give --models or --arch, not both'),
+    (['--aug', 'off,strong'], '--aug must list each of off, on'),
+    (['--resize', '3'], '--resize must be at least 8'),
     (['--precision', 'fp8'], "unknown precision 'fp8'"),
     (['--device', 'tpu9'], "unknown device 'tpu9'"),
 ])
@@ -93,7 +101,11 @@ def test_missing_pretrained_weights(env, capsys):
     line = fails(capsys, env, *args, match='no pretrained resnet18 weights')
     assert 'resnet18-f37072fd.pth' in line and '--weights FILE' in line and '--no-pretrained' in line
     (env/'w.pth').write_bytes(b'not a state dict')
-    fails(capsys, env, *args, '--weights', env/'w.pth', match='is not a torchvision resnet18 state dict')
+    fails(capsys, env, *args, '--weights', env/'w.pth', match='is not a PyTorch state dict')
+    import torch, torchvision
+    torch.save(torchvision.models.resnet18().state_dict(), env/'r18.pth')
+    fails(capsys, env, *args, '--models', 'cnn,efficientnet_lite0', '--weights', env/'r18.pth', match="is not a state dict of efficientnet-lite's efficientnet_lite0")
+    fails(capsys, env, *args, '--models', 'cnn,resnet18,efficientnet_lite0', '--weights', env/'r18.pth', match='--weights needs exactly one pretrained backbone')
 
 def test_incompatible_or_corrupt_store(env, capsys):
     store = fake_store(env/'store')

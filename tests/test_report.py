@@ -1,16 +1,19 @@
-"The rendered report, checked in a real browser: Debian's headless chromium screenshots it and dumps its DOM."
-import shutil, subprocess
+"The rendered report for grids of any size, read back as HTML and checked in a real browser: Debian's headless chromium screenshots it and dumps its DOM."
+import json, re, shutil, subprocess
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 import pytest
 from PIL import Image
-from pathfast.report import RUNS, fake_store, render_report
+from pathfast.core import PathfastError
+from pathfast.report import PALETTE, fake_specs, fake_store, model_label, render_report
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason='needs chromium (apt-get install chromium)')
+browser = pytest.mark.skipif(CHROMIUM is None, reason='needs chromium (apt-get install chromium)')
 
 TITLE = 'Browser check <script>alert(1)</script> "onerror=alert(1)'
 CLASSES = ['adipose', 'background', '<script>alert(1)</script>', '"onerror=alert(1)', 'mucus']
+EIGHT = 'cnn,resnet18,efficientnet_lite0,efficientnet_lite0:scratch'  # 3 models x 2 aug, one backbone also from scratch
 
 def chromium(tmp:Path, *args)->subprocess.CompletedProcess:
     "Run headless chromium with a throwaway profile; fail the test on a non-zero exit"
@@ -27,18 +30,88 @@ class Tags(HTMLParser):
     def handle_starttag(self, tag, attrs): self.tags.append((tag, dict(attrs)))
     def handle_data(self, data): self.text.append(data)
 
+def text(html:str)->str: return re.sub(r'\s+', ' ', unescape(re.sub(r'<[^>]+>', '', html)))
+def section(html:str, id:str)->str: return re.search(rf'<section id="{id}">(.*?)</section>', html, re.S)[1]
+def table_runs(html:str, cls:str)->list:
+    "The run names heading the rows of one of the report's tables (published rows left out)"
+    body = re.search(rf'<table class="{cls}">(.*?)</table>', html, re.S)[1].split('class="published"')[0]
+    return re.findall(r'<tr[^>]*>\s*<th scope="row"[^>]*>(?:<span class="sw"[^>]*></span>)?([\w-]+)', body)
+def images(html:str)->list: return re.findall(r'<img[^>]+src="(data:image/png;base64,[^"]+)"', html)
+
 @pytest.fixture(scope='module')
-def report(tmp_path_factory)->Path:
+def eight(tmp_path_factory)->dict:
+    "An 8-run grid (PathCNN, fine-tuned resnet18, EfficientNet-Lite0 fine-tuned and from scratch, x no aug/aug), hostile class names"
     tmp = tmp_path_factory.mktemp('report')
-    store = fake_store(tmp/'results', classes=CLASSES, flag='pathmnist', size=28,
-                       n_samples=dict(train=9000, val=1000, test=720))
-    return render_report(store, tmp/'report.html', title=TITLE)
+    specs = fake_specs(EIGHT, size=28, resize=64)
+    store = fake_store(tmp/'results', specs, classes=CLASSES, flag='pathmnist', size=28, n_samples=dict(train=9000, val=1000, test=720))
+    path = render_report(store, tmp/'report.html', title=TITLE)
+    return dict(path=path, html=path.read_text(), specs=specs)
 
 @pytest.fixture(scope='module')
-def dom(report)->str:
-    return chromium(report.parent, '--dump-dom', report.as_uri()).stdout
+def dom(eight)->str:
+    return chromium(eight['path'].parent, '--dump-dom', eight['path'].as_uri()).stdout
 
-def test_screenshot_is_not_blank(report):
+def test_every_run_in_every_table_and_figure(eight):
+    html, names = eight['html'], [s['name'] for s in eight['specs']]
+    assert len(names) == 8
+    for cls in ('runs', 'schedules', 'results', 'per-class'): assert table_runs(html, cls) == names, cls
+    assert len(images(html)) == 7  # the batch and six figures, the augmentation figure included
+    assert '8 of 8 runs' in html
+
+def test_discussion_compares_from_the_specs(eight):
+    disc, specs = text(section(eight['html'], 'discussion')), eight['specs']
+    for p in (s for s in specs if s['pretrained']):  # each fine-tuned run against the custom CNN, and its own model from scratch
+        lead = f"{'With' if p['augment'] else 'Without'} augmentation, the {model_label(p)} reached"
+        assert disc.count(lead) == (2 if p['model'] == 'efficientnet_lite0' else 1), p['name']
+    assert disc.count('for the same network trained from scratch') == 2  # the EfficientNet-Lite0 twins
+    groups = {(s['model'], s['pretrained']): s for s in specs}
+    assert len(groups) == 4
+    for s in groups.values(): assert f"the test accuracy of the {model_label(s)}: " in disc, s['name']
+    assert 'cannot speak to transfer learning' not in disc
+
+def test_no_pretrained_store_never_says_fine_tuned(tmp_path):
+    store = fake_store(tmp_path/'results', fake_specs('cnn,resnet18:scratch'))
+    html = render_report(store, tmp_path/'scratch.html').read_text()
+    head, methods = html.split('<section id="methods">')[0], section(html, 'methods')
+    captions = ' '.join(re.findall(r'<figcaption>(.*?)</figcaption>', html, re.S))
+    for part in (head, methods, captions):
+        for word in ('fine-tun', 'frozen', 'lr_mult', 'LR ratio', 'iscriminative', 'ImageNet-pretrained'): assert word not in part, word
+    assert re.search(r'<h1>(.*?)</h1>', html)[1] == 'PneumoniaMNIST: PathCNN and resnet18 from scratch, with and without augmentation'
+    assert 'cannot speak to transfer learning' in section(html, 'discussion')
+
+def test_one_run_and_twelve_runs(tmp_path):
+    one = render_report(fake_store(tmp_path/'one', fake_specs('resnet18', 'on')), tmp_path/'one.html').read_text()
+    assert table_runs(one, 'results') == ['resnet18-aug'] and '1 of 1 run ·' in one
+    assert len(images(one)) == 6 and 'nothing to compare' in one  # no augmentation pair: a note instead of that figure
+    specs = fake_specs('cnn,resnet18,mobilenet_v3_large,efficientnet_lite0,timm/convnext_atto,resnet18:scratch')
+    big = render_report(fake_store(tmp_path/'twelve', specs), tmp_path/'twelve.html').read_text()
+    assert table_runs(big, 'results') == [s['name'] for s in specs] and len(specs) == 12
+    colors = re.findall(r'<span class="sw" style="background: (#[0-9a-f]{6})"></span>', re.search(r'<table class="results">(.*?)</table>', big, re.S)[1])
+    assert len(colors) == 12 and len(set(colors)) == 12 and colors[:2] == list(PALETTE[0])
+    assert len(images(big)) == 7
+
+def test_store_with_missing_runs(tmp_path):
+    store = fake_store(tmp_path/'results', fake_specs(EIGHT), runs=['cnn-noaug', 'resnet18-aug', 'efficientnet_lite0-aug'], batch=False)
+    html = render_report(store, tmp_path/'partial.html').read_text()
+    assert html.count('<tr class="missing">') == 5 * 4  # five runs missing from the runs, schedules, results and per-class tables
+    assert 'Not in the results store: cnn-aug, resnet18-noaug, efficientnet_lite0-noaug, efficientnet_lite0-scratch-noaug, ' \
+           'efficientnet_lite0-scratch-aug.' in html
+    disc = text(section(html, 'discussion'))
+    assert disc.startswith(' Discussion 5 of the 8 runs of the grid are not in the results store')
+    assert 'the fine-tuned EfficientNet-Lite0 is not compared with the EfficientNet-Lite0 trained from scratch: ' \
+           'efficientnet_lite0-scratch-aug missing.' in disc
+
+def test_version_1_store_is_refused_in_one_line(tmp_path):
+    store = fake_store(tmp_path/'results')
+    man = json.loads((store/'manifest.json').read_text())
+    (store/'manifest.json').write_text(json.dumps(dict(man, pathfast_store=1)))
+    with pytest.raises(PathfastError) as e: render_report(store, tmp_path/'r.html')
+    assert 'holds a version 1 results store' in str(e.value) and 're-run the experiment' in str(e.value)
+    assert '\n' not in str(e.value) and not (tmp_path/'r.html').exists()
+
+@browser
+def test_screenshot_is_not_blank(eight):
+    report = eight['path']
     png = report.parent/'shot.png'
     chromium(report.parent, f'--screenshot={png}', '--window-size=1280,2000', report.as_uri())
     assert png.exists() and png.stat().st_size > 10_000
@@ -49,17 +122,20 @@ def test_screenshot_is_not_blank(report):
     top = img.crop((0, 0, 1280, 400))
     assert top.convert('L').getextrema()[0] < 80, 'no dark text near the top of the page'
 
-def test_dom_title_sections_figures(dom):
+@browser
+def test_dom_title_sections_figures(dom, eight):
     doc = Tags(); doc.feed(dom)
-    text = ''.join(doc.text)
-    assert 'Browser check <script>alert(1)</script> "onerror=alert(1)' in text  # shown as text, in the title and the h1
+    txt = ''.join(doc.text)
+    assert 'Browser check <script>alert(1)</script> "onerror=alert(1)' in txt  # shown as text, in the title and the h1
     assert [t for t, _ in doc.tags].count('h2') == 3
     for name in ('Methods', 'Results', 'Discussion'): assert f'<h2>{name}</h2>' in dom
     imgs = [a['src'] for t, a in doc.tags if t == 'img']
-    assert len(imgs) >= 6 and all(s.startswith('data:image/png;base64,') for s in imgs)
-    for r in RUNS: assert r in text
-    assert 'Published, not ours' in text
+    assert len(imgs) == 7 and all(s.startswith('data:image/png;base64,') for s in imgs)
+    for s in eight['specs']: assert s['name'] in txt
+    assert [a['class'] for t, a in doc.tags if t == 'table' and a.get('class') in ('runs', 'results')] == ['runs', 'results']
+    assert 'Published, not ours' in txt
 
+@browser
 def test_dom_escapes_data(dom):
     doc = Tags(); doc.feed(dom)
     assert not any(t == 'script' for t, _ in doc.tags), 'a <script> element made it into the page'
@@ -68,11 +144,12 @@ def test_dom_escapes_data(dom):
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in dom
     assert 'http://' not in dom and 'https://' not in dom
 
+@browser
 def test_partial_store_in_browser(tmp_path):
-    store = fake_store(tmp_path/'results', runs=('cnn-noaug', 'resnet-aug'), batch=False)
+    store = fake_store(tmp_path/'results', runs=('cnn-noaug', 'resnet18-aug'), batch=False)
     html = render_report(store, tmp_path/'partial.html')
     dom = chromium(tmp_path, '--dump-dom', html.as_uri()).stdout
     doc = Tags(); doc.feed(dom)
-    assert [a.get('class') for t, a in doc.tags if t == 'tr'].count('missing') == 4
+    assert [a.get('class') for t, a in doc.tags if t == 'tr'].count('missing') == 2 * 4
     assert 'not run' in dom and 'No batch picture in the results store' in dom
     assert sum(t == 'img' for t, _ in doc.tags) == 6
