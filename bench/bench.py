@@ -4,6 +4,7 @@ loop over medmnist's Dataset, and the model's own ceiling; then time to a good m
 
     python bench/bench.py                       # CPU defaults (~15 min on an idle 2-core machine)
     PYTHONPATH=. python bench/bench.py --gpu-full   # a GPU machine: the real 89,996-image PathMNIST-64 shape
+    python bench/bench.py --models lite0 --skip-ttg --precision fp32 --out bench/results/NAME   # EfficientNet-Lite0's throughput only
 
 Every contender trains the same model (same nn.Module class) at the same batch size, precision and number of timed
 steps, after warm-up steps that are not timed. Each contender runs in its own process (so its peak memory is its own),
@@ -26,6 +27,16 @@ CONTENDERS = {
     'ceiling': "the same model stepping on one batch already on the device (no data pipeline), with pathfast's optimizer, memory format, precision and (CPU) allocator and tiny-map convolution settings",
 }
 LR = 1e-3
+# The benchmark's models (`--models`): each is the same nn.Module in every contender, from random weights (weights do not
+# change speed); as the markdown names them, and pathfast's backbone key for the backbones
+MODELS = {'cnn': 'cnn', 'resnet': 'resnet', 'lite0': 'EfficientNet-Lite0'}
+BACKBONES = {'resnet': 'resnet18', 'lite0': 'efficientnet_lite0'}
+MODEL_NOTES = {
+    'cnn': "`PathCNN(9)`",
+    'resnet': "ResNet-18 as `vision_learner` builds it (fastai's `create_vision_model(resnet18, 9, pretrained=False)`; pathfast: `backbone_learner(dls, 'resnet18', pretrained=False)`, the same module)",
+    'lite0': "EfficientNet-Lite0, random weights: pathfast's `backbone_model('efficientnet_lite0', 9, pretrained=False)` (efficientnet-lite-pytorch's body as `LiteBody` + fastai's head) in every contender (pathfast: `backbone_learner(dls, 'efficientnet_lite0', pretrained=False)`; fastai: `Learner(dls, model, splitter=...)` over it, what `vision_learner` would build)",
+}
+def model_name(m:str)->str: return MODELS.get(m, m)
 
 # ---------------------------------------------------------------------------------------------------------- helpers
 MARK = '@bench@ '  # starts a worker's lines to the orchestrator
@@ -113,9 +124,10 @@ def synthetic(n:int, seed:int=0):
             torch.randint(0, N_CLASSES, (n,), generator=g))
 
 def make_model(model:str):
-    "The exact nn.Module every contender trains: pathfast's PathCNN, or fastai's ResNet-18 body + head (as `vision_learner` builds it)"
-    from pathfast.models import PathCNN
+    "The exact nn.Module every contender trains: pathfast's PathCNN, fastai's ResNet-18 body + head (as `vision_learner` builds it), or EfficientNet-Lite0 body + fastai head"
+    from pathfast.models import PathCNN, backbone_model
     if model == 'cnn': return PathCNN(N_CLASSES)
+    if model == 'lite0': return backbone_model(BACKBONES[model], N_CLASSES, pretrained=False)[0]
     from fastai.vision.all import create_vision_model
     from torchvision.models import resnet18
     return create_vision_model(resnet18, N_CLASSES, pretrained=False)
@@ -185,10 +197,10 @@ def prepare_pathfast(spec, augment:bool):
     return data, get_dls(data, spec['bs'], augment, spec['torch_device'])
 
 def build_pathfast(spec, model:str, prep, compile:bool=False):
-    from pathfast.models import cnn_learner, resnet_learner
+    from pathfast.models import cnn_learner, backbone_learner
     from pathfast.train import speed_cbs
     data, dls = prep
-    learn = cnn_learner(dls) if model == 'cnn' else resnet_learner(dls, 'resnet18', pretrained=False)
+    learn = cnn_learner(dls) if model == 'cnn' else backbone_learner(dls, BACKBONES[model], pretrained=False)
     learn.add_cbs(speed_cbs(spec['torch_device'], spec['precision'], spec['channels_last']))
     if compile: learn.model.compile()
     return lambda clock: learn.fit_one_cycle(1, LR, cbs=fastai_clock_cb(clock))
@@ -204,8 +216,12 @@ def prepare_fastai(spec, augment:bool):
 def build_fastai(spec, model:str, dls):
     from fastai.vision.all import Learner, vision_learner, accuracy
     from torchvision.models import resnet18
-    from pathfast.models import PathCNN
-    learn = Learner(dls, PathCNN(dls.c), metrics=accuracy) if model == 'cnn' else vision_learner(dls, resnet18, pretrained=False, metrics=accuracy)
+    from pathfast.models import PathCNN, backbone_model
+    if model == 'cnn': learn = Learner(dls, PathCNN(dls.c), metrics=accuracy)
+    elif model == 'resnet': learn = vision_learner(dls, resnet18, pretrained=False, metrics=accuracy)
+    else:  # what vision_learner builds for a body it has no entry for: body + fastai head, split, not frozen (random weights)
+        m, split = backbone_model(BACKBONES[model], dls.c, pretrained=False)
+        learn = Learner(dls, m, splitter=split, metrics=accuracy)
     if spec['precision'] == 'bf16': learn.to_bf16()
     elif spec['precision'] == 'fp16': learn.to_fp16()
     return lambda clock: learn.fit_one_cycle(1, LR, cbs=fastai_clock_cb(clock))
@@ -339,7 +355,7 @@ def throughput(a, contenders:list, models:list, augments:list, spec:dict, compil
             for model in models:
                 names = [c for c in contenders if not procs[c].error and (c != 'pathfast+compile' or model in compile_models)]
                 state = wait_idle(a.idle_wait) if a.idle_wait else dict(loadavg=[round(l, 2) for l in os.getloadavg()])
-                w, s = (a.warmup_cnn, a.steps_cnn) if model == 'cnn' else (a.warmup_resnet, a.steps_resnet)
+                w, s = getattr(a, f'warmup_{model}'), getattr(a, f'steps_{model}')
                 got = {c: [] for c in names}
                 for r in range(a.repeats):
                     for c in names[r % len(names):] + names[:r % len(names)]:
@@ -377,7 +393,7 @@ def worker_ttg_pathfast(spec)->dict:
     from fastai.vision.all import Callback, CancelFitException, Recorder
     from pathfast.core import Config
     from pathfast.data import load_medmnist
-    from pathfast.train import train_run
+    from pathfast.train import RunSpec, train_run
     dev = torch.device(spec['device'])
     class Target(Callback):
         order = Recorder.order + 2  # after Recorder and pathfast's History have the epoch's numbers
@@ -395,11 +411,11 @@ def worker_ttg_pathfast(spec)->dict:
             if self.curve[-1]['valid_acc'] >= spec['target']: raise CancelFitException
     def once(epochs):
         t0 = time.perf_counter()
-        cfg = Config(dataset='pneumoniamnist', size=28, epochs=epochs, device=spec['device'], seed=spec['seed'],
+        cfg = Config(dataset='pneumoniamnist', size=28, models=['cnn'], epochs=epochs, device=spec['device'], seed=spec['seed'],
                      precision=spec.get('precision', 'auto'))
         data = load_medmnist('pneumoniamnist', 28, data_dir=spec['data_dir'], download=False)
         tgt = Target()
-        res = train_run(data, 'cnn', spec['augment'], cfg, cbs=[tgt])
+        res = train_run(data, RunSpec('cnn', False, spec['augment']), cfg, cbs=[tgt])
         return dict(one_cycle_epochs=epochs, curve=tgt.curve, setup_s=round(tgt.t - t0, 2), test_acc=res.metrics['accuracy'],
                     test_auc=res.metrics['auc'], precision=res.precision, **_reached(tgt.curve, spec['target']))
     runs = []
@@ -471,12 +487,12 @@ def worker_precision(spec)->dict:
     warnings.filterwarnings('ignore')
     from pathfast.core import Config
     from pathfast.data import load_medmnist
-    from pathfast.train import train_run
+    from pathfast.train import RunSpec, train_run
     data = load_medmnist('pneumoniamnist', 28, data_dir=spec['data_dir'], download=False)
     out = {}
     for p in ('fp32', 'bf16'):
-        cfg = Config(dataset='pneumoniamnist', size=28, epochs=spec['epochs'], device=spec['device'], seed=spec['seed'], precision=p)
-        r = train_run(data, 'cnn', spec['augment'], cfg)
+        cfg = Config(dataset='pneumoniamnist', size=28, models=['cnn'], epochs=spec['epochs'], device=spec['device'], seed=spec['seed'], precision=p)
+        r = train_run(data, RunSpec('cnn', False, spec['augment']), cfg)
         out[p] = dict(test_acc=r.metrics['accuracy'], test_auc=r.metrics['auc'], valid_acc=r.valid_metrics['accuracy'],
                       train_seconds=round(r.train_seconds, 2))
         wlog(f"{p}: test acc {out[p]['test_acc']:.4f}, {out[p]['train_seconds']:.1f} s")
@@ -496,8 +512,10 @@ def worker_small_convs(spec)->dict:
     for on in (True, False):
         # `speed_cbs` always adds `SmallConvs` on a CPU; for the stock run its switch is made a no-op
         pathfast.train.use_small_convs = use if on else (lambda model, on=True: 0)
-        cfg = Config(dataset='pneumoniamnist', size=28, epochs=spec['epochs'], device='cpu', seed=spec['seed'], pretrained=False)
-        r = pathfast.train.train_run(data, 'resnet', spec['augment'], cfg)
+        # resize=None: at the data's own 28 px, as before backbones were enlarged to 64 px by default
+        cfg = Config(dataset='pneumoniamnist', size=28, models=['resnet18:scratch'], epochs=spec['epochs'], device='cpu', seed=spec['seed'],
+                     pretrained=False, resize=None, precision='fp32')  # fp32, as the page says, on a bf16 CPU too
+        r = pathfast.train.train_run(data, pathfast.train.RunSpec('resnet18', False, spec['augment']), cfg)
         k = 'dense' if on else 'stock'
         out[k] = dict(test_acc=r.metrics['accuracy'], test_auc=r.metrics['auc'], valid_acc=r.valid_metrics['accuracy'],
                       train_seconds=round(r.train_seconds, 2), seconds_per_epoch=round(r.seconds_per_epoch, 2))
@@ -582,6 +600,8 @@ def presets(a):
              compile='cnn,resnet' if gpu else '', idle_wait=0 if gpu else 600)
     for k, v in d.items():
         if getattr(a, k) is None: setattr(a, k, v)
+    if a.warmup_lite0 is None: a.warmup_lite0 = a.warmup_resnet  # EfficientNet-Lite0: the ResNet's settings unless told
+    if a.steps_lite0 is None: a.steps_lite0 = a.steps_resnet
     return a
 
 def main(argv=None):
@@ -593,7 +613,11 @@ def main(argv=None):
     p.add_argument('--repeats', type=int, help="rounds, each one timed window per contender; the median window is reported (CPU default 5, --gpu-full 3)")
     p.add_argument('--warmup-cnn', type=int); p.add_argument('--steps-cnn', type=int)
     p.add_argument('--warmup-resnet', type=int); p.add_argument('--steps-resnet', type=int)
-    p.add_argument('--models', default='cnn,resnet'); p.add_argument('--augment', default='off,on', help="off, on or off,on")
+    p.add_argument('--warmup-lite0', type=int, help="(default: --warmup-resnet's)"); p.add_argument('--steps-lite0', type=int, help="(default: --steps-resnet's)")
+    p.add_argument('--models', default='cnn,resnet', help=f"comma-separated, of {', '.join(MODELS)} (lite0: EfficientNet-Lite0; default cnn,resnet)")
+    p.add_argument('--augment', default='off,on', help="off, on or off,on")
+    p.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'bf16', 'fp16'),
+                   help="every contender's precision (default auto: bf16 on a GPU or a CPU with native bf16, else fp32)")
     p.add_argument('--contenders', default=','.join(CONTENDERS))
     p.add_argument('--compile', help="models also timed with pathfast + torch.compile, e.g. cnn (CPU default none; --gpu-full: cnn,resnet)")
     p.add_argument('--no-channels-last', action='store_true', help="pathfast and the ceiling without channels-last")
@@ -633,12 +657,13 @@ def main(argv=None):
     if a.gpu_full and not device.startswith('cuda'): log("bench: --gpu-full on a CPU: this will take hours; Ctrl-C and drop the flag")
     from pathfast.core import versions
     from pathfast.train import pick_precision, cpu_has_bf16
-    precision = pick_precision(torch.device(device))
+    precision = pick_precision(torch.device(device), a.precision)
     models, augments = a.models.split(','), [s == 'on' for s in a.augment.split(',')]
+    if bad := [m for m in models if m not in MODELS]: sys.exit(f"bench: unknown model(s) {','.join(bad)} in --models: use {', '.join(MODELS)}")
     contenders = a.contenders.split(',')
     compile_models = [m for m in (a.compile or '').split(',') if m]
     if compile_models: contenders.insert(contenders.index('pathfast') + 1 if 'pathfast' in contenders else 0, 'pathfast+compile')
-    need = max(a.warmup_cnn + a.steps_cnn, a.warmup_resnet + a.steps_resnet) * a.bs  # one measurement stays inside one epoch
+    need = max(getattr(a, f'warmup_{m}') + getattr(a, f'steps_{m}') for m in models) * a.bs  # one measurement stays inside one epoch
     if a.n_train < need:
         log(f"bench: --n-train {a.n_train} is fewer than the {need} images the timed steps need in one epoch: using {need}")
         a.n_train = need
@@ -647,7 +672,7 @@ def main(argv=None):
                 cpu=cpu_name(), cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(), cpu_has_bf16=cpu_has_bf16(),
                 precision=precision, channels_last=not a.no_channels_last, bs=a.bs, n_train=a.n_train,
                 n_train_note=None if a.n_train == PATH_N_TRAIN else f"synthetic train set of {a.n_train} images instead of PathMNIST's {PATH_N_TRAIN}: only steps/s matter; seconds per epoch are extrapolated to {PATH_N_TRAIN}",
-                repeats=a.repeats, steps=dict(cnn=a.steps_cnn, resnet=a.steps_resnet), warmup=dict(cnn=a.warmup_cnn, resnet=a.warmup_resnet),
+                repeats=a.repeats, steps={m: getattr(a, f'steps_{m}') for m in MODELS}, warmup={m: getattr(a, f'warmup_{m}') for m in MODELS}, models=models,
                 medmnist_workers=a.medmnist_workers, max_foreign=a.max_foreign, command=' '.join(['python bench/bench.py', *(argv if argv is not None else sys.argv[1:])]),
                 started=time.strftime('%Y-%m-%dT%H:%M:%S'), loadavg_start=[round(l, 2) for l in os.getloadavg()],
                 platform=platform.platform(), versions=versions())
@@ -658,8 +683,9 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix='pathfast-bench-'))
     try:
         if not a.skip_throughput:
-            log(f"\n== throughput: bs {a.bs}; {a.repeats} rounds, each contender in turn: {a.warmup_cnn} (cnn) / {a.warmup_resnet} (resnet) "
-                f"warm-up steps, then {a.steps_cnn} / {a.steps_resnet} timed steps")
+            log(f"\n== throughput: bs {a.bs}, {precision}; {a.repeats} rounds, each contender in turn: "
+                + ' / '.join(f"{getattr(a, f'warmup_{m}')} ({m})" for m in models) + " warm-up steps, then "
+                + ' / '.join(str(getattr(a, f'steps_{m}')) for m in models) + " timed steps")
             write_inputs(tmp, a.n_train, a.bs, 'fastai' in contenders, 'medmnist' in contenders)
             spec = dict(device=device, precision=precision, channels_last=not a.no_channels_last, bs=a.bs, n_train=a.n_train,
                         png_root=str(tmp/'png'), npz_root=str(tmp), medmnist_workers=a.medmnist_workers)
@@ -695,7 +721,7 @@ def time_to_target(a, device, tmp, errors)->dict:
         errors.append(f"time to target skipped: no pneumoniamnist.npz in {a.data_dir} (pass --data-dir)")
         log(f"   skipped: {errors[-1]}"); return {}
     base = dict(device=device, data_dir=str(Path(a.data_dir).resolve()), target=a.target, seed=a.seed, bs=128,
-                medmnist_workers=a.medmnist_workers, repeats=a.ttg_repeats)
+                medmnist_workers=a.medmnist_workers, repeats=a.ttg_repeats, precision=a.precision)
     res = dict(target=a.target)
     for recipe, spec in (('pathfast', dict(base, recipe='pathfast', epochs=[int(e) for e in a.ttg_epochs.split(',')], augment=a.ttg_augment)),
                          ('seeds', dict(base, recipe='seeds', cap=a.ttg_cap))):
@@ -711,7 +737,7 @@ def time_to_target(a, device, tmp, errors)->dict:
         ts = s['seconds_to_target'] if s['reached'] else None
         res['speedup'] = round(ts / tp, 2) if tp and ts else None
         if tp and not ts: res['speedup_note'] = f"the seeds' recipe never reached {a.target} in {a.ttg_cap} epochs ({s['curve'][-1]['seconds']:.1f} s): speed-up > {s['curve'][-1]['seconds'] / tp:.2f}x"
-    res['recipes'] = dict(pathfast=f"pathfast.train.train_run: PathCNN, fit_one_cycle(E, 3e-3) for E in {a.ttg_epochs} (the shortest E that reaches the target counts; each E is a separate run), bs 128, pathfast get_dls, augmentation {'on' if a.ttg_augment else 'off'}, speed_cbs (channels-last, auto precision); stops once valid acc >= target",
+    res['recipes'] = dict(pathfast=f"pathfast.train.train_run: PathCNN, fit_one_cycle(E, 3e-3) for E in {a.ttg_epochs} (the shortest E that reaches the target counts; each E is a separate run), bs 128, pathfast get_dls, augmentation {'on' if a.ttg_augment else 'off'}, speed_cbs (channels-last, {a.precision} precision); stops once valid acc >= target",
                           seeds=f"PathCNN, torch Adam at a fixed 1e-3, no schedule, bs 128, fp32, medmnist.PneumoniaMNIST(as_rgb=True) + ToTensor + Normalize(.5,.5), DataLoader(num_workers={a.medmnist_workers}); at most {a.ttg_cap} epochs")
     return res
 
@@ -748,10 +774,12 @@ def markdown(res)->str:
          f"at end {m.get('loadavg_end')}; torch {m['versions']['torch']}, fastai {m['versions']['fastai']}.", '']
     if m['n_train_note']: L += [f"Note: {m['n_train_note']}.", '']
     if res['throughput']:
+        ms = list(dict.fromkeys(r['model'] for r in res['throughput']))  # the models measured, in order
+        label = {'cnn': 'CNN', 'resnet': 'ResNet-18', 'lite0': 'EfficientNet-Lite0'}
         L += [f"## Training throughput (synthetic PathMNIST-64 shape, {N_CLASSES} classes)", '',
-              f"{m['repeats']} rounds; in each, every contender in turn (the order rotating) runs {m['warmup']['cnn']} (CNN) / "
-              f"{m['warmup']['resnet']} (ResNet-18) untimed warm-up steps, then a window of {m['steps']['cnn']} / {m['steps']['resnet']} "
-              f"timed steps; img/s is the median window, all windows listed. s/epoch = {PATH_N_TRAIN:,} / img/s (steady state; "
+              f"{m['repeats']} rounds; in each, every contender in turn (the order rotating) runs "
+              + ' / '.join(f"{m['warmup'][k]} ({label.get(k, k)})" for k in ms) + " untimed warm-up steps, then a window of "
+              + ' / '.join(str(m['steps'][k]) for k in ms) + f" timed steps; img/s is the median window, all windows listed. s/epoch = {PATH_N_TRAIN:,} / img/s (steady state; "
               "excludes validation and worker start-up). Host peak = the process's peak RSS; workers = the largest DataLoader worker's "
               "(shared pages count in both).", '',
               '| model | aug | contender | img/s | windows | s/epoch | pathfast × | host peak MiB | workers MiB | GPU peak MiB |',
@@ -760,9 +788,11 @@ def markdown(res)->str:
             pf = next((q['img_s'] for q in res['throughput'] if q['contender'] == 'pathfast' and q['model'] == r['model'] and q['augment'] == r['augment']), None)
             ratio = f"{pf / r['img_s']:.2f}" if pf and r['contender'] != 'pathfast' else ''
             f = lambda v: '' if v is None else f"{v:.0f}"
-            L.append(f"| {r['model']} | {'on' if r['augment'] else 'off'} | {r['contender']} | {r['img_s']:.1f} | "
+            L.append(f"| {model_name(r['model'])} | {'on' if r['augment'] else 'off'} | {r['contender']} | {r['img_s']:.1f} | "
                      f"{', '.join(f'{w:.0f}' for w in r['img_s_windows'])} | {r['sec_per_epoch']:.0f} | {ratio} | {f(r['host_peak_mib'])} | "
                      f"{f(r['workers_peak_mib'])} | {f(r['gpu_peak_mib'])} |")
+        if 'lite0' in ms:  # only then, so that a cnn,resnet page renders as it did before lite0
+            L += ['', 'Models: ' + '; '.join(f"**{model_name(k)}**: {MODEL_NOTES[k]}" for k in ms if k in MODEL_NOTES) + '.']
         L += ['', 'Contenders: ' + '; '.join(f"**{k}**: {v}" for k, v in CONTENDERS.items()) + '; **pathfast+compile**: pathfast with '
               '`learn.model.compile()` (compilation happens in the first warm-up, which is not timed: `warmup_s` in the JSON; a first '
               'run compiles for about a minute on a 2-core CPU, later ones hit torch\'s on-disk cache).', '']
@@ -779,7 +809,7 @@ def markdown(res)->str:
             cols = list(dict.fromkeys(k for e in res['efficiency'] for k in e if k.startswith('pathfast_over_')))
             L += ['Pipeline efficiency (pathfast img/s ÷ contender img/s):', '',
                   '| model | aug | ' + ' | '.join(k.replace('pathfast_over_', '÷ ') for k in cols) + ' |', '|---|---|' + '---:|' * len(cols)]
-            L += [f"| {e['model']} | {'on' if e['augment'] else 'off'} | " + ' | '.join('' if k not in e else f"{e[k]:.2f}" for k in cols) + ' |'
+            L += [f"| {model_name(e['model'])} | {'on' if e['augment'] else 'off'} | " + ' | '.join('' if k not in e else f"{e[k]:.2f}" for k in cols) + ' |'
                   for e in res['efficiency']]
             L.append('')
     t = res.get('time_to_target')

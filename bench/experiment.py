@@ -1,15 +1,16 @@
 """Time the whole pathfast experiment end to end on synthetic data of PathMNIST-64's size.
 
 Writes a MedMNIST-format npz with PathMNIST's official split sizes (89,996 / 10,004 / 7,180 images, 64x64x3, 9 classes),
-then runs `pathfast-report` on it in a fresh process (data loading, the four runs, evaluation, the report) and records
+then runs `pathfast-report` on it in a fresh process (data loading, the grid's runs, evaluation, the report) and records
 the wall time, each run's training time and the machine in `bench/results/experiment-<device>.{json,md}`.
 
     PYTHONPATH=. python bench/experiment.py                      # the default preset of the machine (full on a GPU)
     PYTHONPATH=. python bench/experiment.py --n 2000,500,500 -- --epochs 1   # a quick check of the script on a CPU
 
-Everything after `--` goes to `pathfast-report` (e.g. `--epochs 1`, `--subset 1000`, `--full`). The ResNet is trained
-without pretrained weights (`--no-pretrained`): the benchmark machines have no network, and without a frozen phase every
-ResNet epoch is a full one, so the time is, if anything, an overestimate of a pretrained run's.
+Everything after `--` goes to `pathfast-report` (e.g. `--epochs 1`, `--subset 1000`, `--full`, `--models cnn,efficientnet_lite0`;
+the default grid is cnn and resnet18, each with and without augmentation: four runs). Backbones are trained without
+pretrained weights (`--no-pretrained`): the benchmark machines have no network, and without a frozen phase every
+backbone epoch is a full one, so the time is, if anything, an overestimate of a pretrained run's.
 """
 import argparse, json, os, platform, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -65,7 +66,7 @@ def run(a, n:tuple, work:Path):
     md = [f"# The whole experiment, end to end: {hw.get('gpu') or hw.get('cpu')}", '',
           f"{res['started']}; `{res['command']}`; synthetic data of PathMNIST-64's shape ({', '.join(f'{v:,}' for v in n)} train/val/test "
           f"images); preset {json.dumps(res['preset'])}.", '',
-          f"**End to end: {wall:.0f} s** (`pathfast-report` in a fresh process: imports, data loading, the four runs with their test "
+          f"**End to end: {wall:.0f} s** (`pathfast-report` in a fresh process: imports, data loading, the {len(runs)} runs with their test "
           f"evaluations, the report); of it training {train_s:.0f} s. Writing the npz beforehand took {write_s:.0f} s (not counted).", '',
           '| run | epochs | train s | s/epoch | test acc | test AUC | inference img/s |', '|---|---:|---:|---:|---:|---:|---:|']
     md += [f"| {k} | {r['epochs']} | {r['train_seconds']:.1f} | {r['seconds_per_epoch']:.2f} | {r['test_acc']:.4f} | {r['test_auc']:.4f} | {r['inference_ips']:,} |"

@@ -34,31 +34,40 @@ def _short(m:nn.Module)->str:
 
 def _layers(m:nn.Module)->str: return '\n'.join(f'{i:>2} {_short(l)}' for i, l in enumerate(m.children()))
 
-def describe_model(key:str, n_out:int)->dict:
-    "Name, library, parameter count and layer summary of model `key` ('cnn' or a backbone) for `n_out` classes"
-    if key == 'cnn':
-        m = PathCNN(n_out)
-        return dict(name='PathCNN', source='pathfast', params=total_params(m)[0], summary=_layers(m))
+def _net(key:str, n_out:int)->nn.Module: return PathCNN(n_out) if key == 'cnn' else backbone_model(key, n_out, pretrained=False)[0]
+
+def describe_model(key:str, m:nn.Module)->dict:
+    "Name, library, parameter count and layer summary of `m`, the model `key` ('cnn' or a backbone) names"
+    if key == 'cnn': return dict(name='PathCNN', source='pathfast', params=total_params(m)[0], summary=_layers(m))
     bb = get_backbone(key)
-    m, _ = backbone_model(key, n_out, pretrained=False)
     body = f"{bb.source} {bb.name} body (its layers up to the final pooling), {total_params(m[0])[0]:,} parameters\nfastai head:\n{_layers(m[1])}"
     return dict(name=bb.label, source=bb.source, params=total_params(m)[0], summary=body)
+
+def _precisions(runs:list)->str:
+    "The precision every run trains in, in words: 'bf16', or 'bf16 (PathCNN), fp32 (EfficientNet-Lite0)' when they differ"
+    by = {}
+    for r in runs: by.setdefault(r['precision'], []).append(r['arch'])
+    if len(by) == 1: return next(iter(by))
+    return ', '.join(f"{p} ({', '.join(dict.fromkeys(a))})" for p, a in by.items())
 
 def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
     "The manifest of an experiment of `cfg` on `data`: the data, the settings, the runs' specs, the models, versions, hardware"
     device = get_device(cfg.device)
     info = INFO.get(data.flag, {})
     specs = grid(cfg)
+    nets = {k: _net(k, len(data.classes)) for k in dict.fromkeys(s.model for s in specs)}
+    runs = [dict(describe(s, cfg), input_size=input_size(s, data.size, cfg.resize), precision=pick_precision(device, cfg.precision, nets[s.model]))
+            for s in specs]
     return dict(pathfast_store=STORE_VERSION, created=datetime.now().isoformat(timespec='seconds'),
                 dataset=dict(flag=data.flag, name=info.get('python_class', data.flag), size=data.size, classes=data.classes,
                              n_samples=data.n_samples, official_n_samples=info.get('n_samples'),
                              counts={s: data.counts(s) for s in data.splits}, md5=data.md5,
                              path=str(data.path) if data.path else None, task=data.task, license=info.get('license')),
                 preset=preset or dict(name='custom', description='settings chosen on the command line'),
-                config=dict(cfg.asdict(), device=str(device), precision=pick_precision(device, cfg.precision), opt=OPTIMIZER, wd=ADAMW['wd']),
-                runs=[dict(describe(s, cfg), input_size=input_size(s, data.size, cfg.resize)) for s in specs],
+                config=dict(cfg.asdict(), device=str(device), precision=_precisions(runs), opt=OPTIMIZER, wd=ADAMW['wd']),
+                runs=runs,
                 augmentations=AUG, normalization=NORM,
-                models={k: describe_model(k, len(data.classes)) for k in dict.fromkeys(s.model for s in specs)},
+                models={k: describe_model(k, m) for k, m in nets.items()},
                 versions=versions(), hardware=hardware(device))
 
 # %% ../nbs/04_experiment.ipynb #bd557d60

@@ -706,6 +706,7 @@ def _runs_table(store:dict)->list:
     return [dict(run=s['name'], color=colors[s['name']], model=s['arch'], source=s['source'] or 'source not recorded',
                  weights=(s['weights'] or 'pretrained (origin not recorded)') if s['pretrained'] else 'random (trained from scratch)',
                  aug='yes' if s['augment'] else 'no', input=f"{s['input_size']} px" if s['input_size'] else '–',
+                 precision=(R[s['name']] or s).get('precision') or '–',
                  missing=(v := R[s['name']]) is None,
                  status='not run' if v is None else str(v.get('finished') or 'finished').replace('T', ' ')[:16])
             for s in store['specs']]

@@ -92,11 +92,13 @@ def cpu_has_bf16()->bool:
     except OSError: return False
     return 'avx512_bf16' in flags or 'amx_bf16' in flags
 
-def pick_precision(device:torch.device, precision:str='auto')->str:
-    "The precision to train in: `precision` unless 'auto', which picks the fastest the hardware supports"
+def _depthwise(model:nn.Module|None)->bool: return model is not None and any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in model.modules())
+
+def pick_precision(device:torch.device, precision:str='auto', model:nn.Module|None=None)->str:
+    "The precision to train `model` in: `precision` unless 'auto', which picks the fastest the hardware supports"
     if precision != 'auto': return precision
     if device.type == 'cuda': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
-    return 'bf16' if device.type == 'cpu' and cpu_has_bf16() else 'fp32'
+    return 'bf16' if device.type == 'cpu' and cpu_has_bf16() and not _depthwise(model) else 'fp32'
 
 class Autocast(Callback):
     "Forward pass and loss under `torch.autocast(dtype)` on the model's device; predictions come back as float32"
@@ -254,10 +256,10 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     "Train and evaluate one run of the grid"
     from fastai.torch_core import set_seed
     device = get_device(cfg.device)
-    precision = pick_precision(device, cfg.precision)
     set_seed(cfg.seed, reproducible=True)
     dls = get_dls(data, cfg.bs, spec.augment, device)
     learn = make_learner(spec, dls, cfg)
+    precision = pick_precision(device, cfg.precision, learn.model)
     hist, size = History(), input_size(spec, data.size, cfg.resize)
     learn.add_cbs([hist, *([ResizeBatch(size)] if size != data.size else []), *speed_cbs(device, precision, cfg.channels_last), *(cbs or [])])
     lr = cfg.lr_cnn if spec.model == 'cnn' else cfg.lr_backbone
