@@ -151,9 +151,11 @@ def weights_source(key:str, pretrained:bool=True, weights:str|Path|None=None)->s
 # %% ../nbs/02_models.ipynb #a32522bb
 class LiteBody(nn.Sequential):
     "An EfficientNet-Lite's feature extractor as a `Sequential` fastai can freeze and split: stem, MBConv blocks, 1x1 head conv"
-    def __init__(self, net:nn.Module):
+    def __init__(self, net:nn.Module, bn_momentum:float=0.1):
         act = lambda: type(net._swish)()
         super().__init__(nn.Sequential(net._conv_stem, net._bn0, act()), *net._blocks, nn.Sequential(net._conv_head, net._bn1, act()))
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d): m.momentum = bn_momentum  # PyTorch's default, not TensorFlow's 0.99 (see above)
 
 def _lite(name:str)->nn.Module:
     try: from efficientnet_lite_pytorch import EfficientNet

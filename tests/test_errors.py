@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from medmnist import INFO
 from pathfast.cli import main
-from pathfast.report import fake_store
+from fakes import fake_store
 from conftest import PNEU
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from pathfast.core import PathfastError
-from pathfast.report import PALETTE, fake_specs, fake_store, model_label, render_report
+from pathfast.report import PALETTE, model_label, render_report
+from fakes import fake_specs, fake_store
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 browser = pytest.mark.skipif(CHROMIUM is None, reason='needs chromium (apt-get install chromium)')
