@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 import numpy as np
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -657,8 +658,8 @@ def render_report(results_dir:str|Path, # the results store to report on
     store = load_store(results_dir)
     tpl = Path(template) if template else template_path()
     if not tpl.is_file(): raise PathfastError(f"report template {tpl} not found")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(tpl.parent), autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(tpl.parent), autoescape=True, undefined=jinja2.StrictUndefined,
+                               trim_blocks=True, lstrip_blocks=True)  # a --template is code: it may not reach Python's internals
     try: html = env.get_template(tpl.name).render(**report_context(store, title))
     except jinja2.TemplateSyntaxError as e: raise PathfastError(f"report template {tpl} is broken (line {e.lineno}: {e.message})") from None
     except jinja2.TemplateError as e: raise PathfastError(f"report template {tpl} failed to render: {e}") from None

@@ -127,6 +127,9 @@ def test_missing_or_broken_template(env, capsys):
     fails(capsys, env, '--from-results', store, '--template', env/'none.j2', match='not found')
     (env/'broken.j2').write_text('<h1>{{ title </h1>{% for %}')
     fails(capsys, env, '--from-results', store, '--template', env/'broken.j2', match='is broken')
+    (env/'evil.j2').write_text("{{ cycler.__init__.__globals__.os.popen('touch pwned').read() }}")
+    fails(capsys, env, '--from-results', store, '--template', env/'evil.j2', '--out', env/'e.html', match='failed to render')
+    assert not (env/'pwned').exists()
 
 def test_different_experiment_in_results_dir(env, capsys):
     store = fake_store(env/'store', flag='pneumoniamnist', size=28)
