@@ -40,9 +40,11 @@ class Config:
     size:int=64 # image size: 28, 64, 128 or 224
     models:list=field(default_factory=lambda: ['cnn', 'resnet18']) # 'cnn' and backbone names; 'NAME:scratch' trains NAME from random weights
     aug:list=field(default_factory=lambda: list(AUG_SETTINGS)) # augmentation settings, each model trained once per setting
-    epochs:int=3 # epochs per run (for a fine-tuned backbone, the first `freeze_epochs` of them with the body frozen)
+    epochs:int|None=None # epochs per run, fixed (for a fine-tuned backbone the first `freeze_epochs` with the body frozen); None: from the budget
+    steps:int=2000 # the budget: optimizer steps per run, turned into epochs for the data's size ...
+    budget_minutes:float|None=None # ... and capped by this many minutes of training per run (None: no cap)
     freeze_epochs:int=1 # epochs of a fine-tune with the pretrained body frozen
-    bs:int=128 # batch size
+    bs:int|None=None # batch size; None: 128, halved until an epoch has at least 8 steps on small training sets
     lr_cnn:float=3e-3 # one-cycle peak learning rate of the custom CNN
     lr_backbone:float=2e-3 # base learning rate of a backbone (fastai's `fine_tune` default)
     lr_mult:int=100 # ratio of the head's to the first layers' learning rate once unfrozen
@@ -55,9 +57,24 @@ class Config:
     channels_last:bool=True # channels-last memory format for model and batches
     subset:int|None=None # keep at most this many (stratified) train and val images
     lr_find:bool=False # run fastai's `lr_find` before each run and train at its suggestion
+    schedule:str='one_cycle' # 'one_cycle' (fastai's `fit_one_cycle`) or 'plateau' (constant rate, divided on a validation plateau)
+    monitor:str='valid_loss' # the validation score that picks the best epoch (and drives early stopping, the plateau schedule)
+    patience:int|None=None # early stopping after this many epochs without a better `monitor` (None: off)
+    label_smoothing:float=0. # fastai's `LabelSmoothingCrossEntropyFlat` with this eps (0: plain cross-entropy)
+    tta:bool=False # test metrics from test-time augmentation (`Learner.tta`) for augmented runs; the plain ones kept too
+    aug_policy:str='auto' # augmentation policy: auto (from the modality), dihedral, mirror or upright
+    seeds:int=1 # repeats of every run, with seeds `seed`, `seed+1`, ...
     def __post_init__(self):
-        for f in ('epochs', 'bs'):
-            if getattr(self, f) < 1: raise PathfastError(f"--{f.replace('_','-')} must be at least 1, got {getattr(self, f)}")
+        for f in ('epochs', 'bs', 'steps', 'seeds', 'patience'):
+            if getattr(self, f) is not None and getattr(self, f) < 1: raise PathfastError(f"--{f.replace('_','-')} must be at least 1, got {getattr(self, f)}")
+        if self.bs == 1: raise PathfastError("--bs must be at least 2: batch norm cannot train on single images")
+        if self.budget_minutes is not None and not 0 < self.budget_minutes < float('inf'):
+            raise PathfastError(f"--budget-minutes must be a positive number of minutes, got {self.budget_minutes}")
+        if not 0 <= self.label_smoothing < 1: raise PathfastError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.schedule not in ('one_cycle', 'plateau'): raise PathfastError(f"unknown schedule {self.schedule!r}: use one_cycle or plateau")
+        if self.monitor not in ('valid_loss', 'accuracy'): raise PathfastError(f"unknown --monitor {self.monitor!r}: use valid_loss or accuracy")
+        if self.aug_policy not in ('auto', 'dihedral', 'mirror', 'upright'):
+            raise PathfastError(f"unknown augmentation policy {self.aug_policy!r}: use auto, dihedral, mirror or upright")
         if self.freeze_epochs < 0: raise PathfastError(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
         if self.subset is not None and self.subset < 1: raise PathfastError(f"--subset must be at least 1, got {self.subset}")
         if self.resize is not None and self.resize < 8: raise PathfastError(f"--resize must be at least 8 pixels (or 0: none), got {self.resize}")

@@ -4,23 +4,25 @@
 
 # %% auto #0
 __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_convs', 'SmallConvs', 'cpu_has_bf16',
-           'pick_precision', 'Autocast', 'speed_cbs', 'History', 'fit_scratch', 'fit_finetune', 'ResizeBatch',
-           'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'describe',
+           'pick_precision', 'Autocast', 'speed_cbs', 'History', 'pick_bs', 'epoch_seconds', 'plan_epochs',
+           'BestCheckpoint', 'EarlyStop', 'TimeLimit', 'fit_scratch', 'fit_finetune', 'ResizeBatch', 'test_metrics',
+           'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options', 'describe',
            'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
-import ctypes, functools, platform, time
+import ctypes, functools, math, platform, time
 from dataclasses import dataclass, asdict
 from datetime import datetime
 from pathlib import Path
 import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
-from fastai.vision.all import Callback, Recorder, Learner, MixedPrecision, ChannelsLast, ProgressCallback, to_float, total_params
+from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, ChannelsLast, ProgressCallback, CancelFitException, to_float,
+                               total_params, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat)
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix)
 from medmnist.evaluator import getAUC
 from .core import PathfastError, Config, get_device, save_json, load_json
-from .data import MedData, get_dls
+from .data import MedData, get_dls, aug_policy, batch_tfms
 from .models import cnn_learner, backbone_learner, get_backbone, weights_source
 
 # %% ../nbs/03_train.ipynb #a16d02f9
@@ -130,29 +132,124 @@ class History(Callback):
         tl, vl, acc = self.recorder.values[-1][:3]
         self.rows.append(dict(epoch=len(self.rows) + 1, phase=self.phase, train_loss=float(tl), valid_loss=float(vl), accuracy=float(acc)))
 
+# %% ../nbs/03_train.ipynb #94144b9f
+def pick_bs(n_train:int, # training images
+            bs:int|None=None, # the batch size asked for (None: choose)
+            default:int=128, min_steps:int=8)->tuple:
+    "The batch size for `n_train` training images and why: `bs` if given, else `default` halved until an epoch has `min_steps` steps"
+    if bs is not None:
+        if bs > n_train: raise PathfastError(f"batch size {bs} must be between 2 and the {n_train} training images")
+        return bs, f"{bs}, set with --bs"
+    b = default
+    while b > 2 and n_train // b < min_steps: b //= 2
+    if b > n_train: raise PathfastError(f"{n_train} training image{'s' if n_train != 1 else ''} cannot fill a batch of 2: use more data")
+    return b, (f"{b}, the default" if b == default else f"{b}: the default {default} halved until an epoch of {n_train:,} training images has at least {min_steps} steps")
+
+class _Probe(Callback):
+    "Time `n` training steps after `warm` (fewer if the epoch ends first), then cancel the fit"
+    order = 100
+    def __init__(self, warm:int=2, n:int=4): self.warm, self.n, self.i, self.t0, self.secs = warm, n, 0, None, None
+    def before_fit(self): _sync(self.dls.device); self.t0 = time.perf_counter()
+    def after_batch(self):
+        self.i += 1
+        if self.i == self.warm: _sync(self.dls.device); self.t0, self.i0 = time.perf_counter(), self.i
+        if self.i == self.warm + self.n: self._done()
+    def before_validate(self): self._done()
+    def _done(self):
+        _sync(self.dls.device)
+        self.secs = (time.perf_counter() - self.t0) / max(1, self.i - getattr(self, 'i0', 0))
+        raise CancelFitException
+
+def epoch_seconds(learn:Learner, warm:int=2, n:int=4)->float:
+    "Seconds one epoch (training, then validation) of `learn` will take, from `n` timed training steps; `learn` is left as it was"
+    state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+    probe, bars = _Probe(warm, n), [c for c in learn.cbs if isinstance(c, ProgressCallback)]
+    try:
+        with learn.removed_cbs(bars): learn.fit(1, 1e-9, cbs=[probe])
+    finally:
+        learn.model.load_state_dict(state)
+        learn.opt = None  # a fresh optimizer (no moments from the probe) for the real fit
+    return probe.secs * (len(learn.dls.train) + len(learn.dls.valid) / 3)
+
+def plan_epochs(steps_per_epoch:int, # optimizer steps in one epoch
+                cfg:Config, # its `epochs`, `steps` and `budget_minutes`
+                epoch_secs:float|None=None # `epoch_seconds` of the learner, when `cfg.budget_minutes` caps time
+               )->dict:
+    "How many epochs a run trains and why, from the budget in `cfg`"
+    res = dict(steps=cfg.steps, minutes=cfg.budget_minutes, steps_per_epoch=steps_per_epoch,
+               epoch_seconds=None if epoch_secs is None else round(epoch_secs, 3))
+    if cfg.epochs: return dict(res, steps=None, minutes=None, epochs=cfg.epochs, why=f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, fixed with --epochs")
+    by_steps = math.ceil(cfg.steps / steps_per_epoch)
+    why = f"{cfg.steps:,} optimizer steps at {steps_per_epoch} per epoch: {by_steps} epoch{'s' if by_steps != 1 else ''}"
+    if cfg.budget_minutes and epoch_secs:
+        by_time = max(1, int(cfg.budget_minutes * 60 // epoch_secs))
+        if by_time < by_steps: return dict(res, epochs=by_time, why=f"{why}, cut to {by_time} by the {cfg.budget_minutes:g}-minute budget (about {epoch_secs:.1f} s per epoch, timed before training)")
+        why += f", within the {cfg.budget_minutes:g}-minute budget (about {epoch_secs:.1f} s per epoch)"
+    return dict(res, epochs=by_steps, why=why)
+
+# %% ../nbs/03_train.ipynb #5aad7d80
+class BestCheckpoint(TrackerCallback):
+    "Keep in memory the weights of the epoch with the best `monitor`, across every fit it is passed to; `restore` puts them back"
+    def __init__(self, monitor:str='valid_loss'):
+        super().__init__(monitor=monitor, reset_on_fit=False)
+        self.state, self.best_epoch, self.epochs = None, None, 0
+    def after_epoch(self):
+        super().after_epoch()
+        self.epochs += 1
+        if self.new_best: self.state, self.best_epoch = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.epochs
+    def restore(self, model:nn.Module):
+        "Load the best epoch's weights into `model` (no-op if no epoch had a finite score); the best epoch's number"
+        if self.state is not None: model.load_state_dict(self.state)
+        return self.best_epoch
+
+class EarlyStop(EarlyStoppingCallback):
+    "fastai's `EarlyStoppingCallback` (`patience` epochs without a better `monitor`), remembering the epoch of the fit it stopped"
+    stopped = None
+    def after_epoch(self):
+        try: super().after_epoch()
+        except CancelFitException: self.stopped = self.epoch + 1; raise
+
+class TimeLimit(Callback):
+    "End training at the end of the first epoch that finishes more than `seconds` after `start` (shared by successive fits)"
+    order = TrackerCallback.order + 5  # after the checkpoint has seen the epoch
+    def __init__(self, seconds:float, start:float|None=None): self.seconds, self.start, self.stopped = seconds, start, None
+    def before_fit(self):
+        if self.start is None: self.start = time.perf_counter()
+    def after_epoch(self):
+        if time.perf_counter() - self.start > self.seconds: self.stopped = self.epoch + 1; raise CancelFitException
+
 # %% ../nbs/03_train.ipynb #ad364b7b
 def _sync(device):
     if device.type == 'cuda': torch.cuda.synchronize(device)
 
-def fit_scratch(learn:Learner, epochs:int, lr:float, hist:History)->dict:
-    "One-cycle training of every layer; returns the learning rates used"
-    hist.phase = 'one_cycle'
-    learn.fit_one_cycle(epochs, lr)
-    return {'one_cycle': lr}
+def _fit(learn:Learner, epochs:int, lr, schedule:str, cbs:list, monitor:str='valid_loss', **kw):
+    "`fit_one_cycle`, or `fit` at a constant rate with `ReduceLROnPlateau` (divide by 5 after 2 epochs without a better `monitor`)"
+    if schedule == 'one_cycle': return learn.fit_one_cycle(epochs, lr, cbs=cbs, **kw)
+    return learn.fit(epochs, lr, cbs=[*cbs, ReduceLROnPlateau(monitor=monitor, patience=2, factor=5.)])
 
-def fit_finetune(learn:Learner, epochs:int, lr:float, hist:History, freeze_epochs:int=1, lr_mult:int=100)->dict:
-    "fastai's `fine_tune` recipe (frozen head phase, then unfrozen with discriminative rates); returns the rates used"
-    freeze_epochs = min(freeze_epochs, epochs - 1)
+def fit_scratch(learn:Learner, epochs:int, lr:float, hist:History, schedule:str='one_cycle', cbs:list|None=None, monitor:str='valid_loss')->dict:
+    "Training of every layer at one rate (one-cycle or plateau); returns the learning rates used"
+    hist.phase = schedule
+    _fit(learn, epochs, lr, schedule, cbs or [], monitor)
+    return {schedule: lr}
+
+def fit_finetune(learn:Learner, epochs:int, lr:float, hist:History, freeze_epochs:int=1, lr_mult:int=100,
+                 schedule:str='one_cycle', cbs:list|None=None, monitor:str='valid_loss', last_cbs:list|None=None)->dict:
+    "fastai's `fine_tune` recipe (frozen head phase, then unfrozen with discriminative rates); `last_cbs` join the unfrozen fit only"
+    freeze_epochs, cbs = min(freeze_epochs, epochs - 1), cbs or []
     lrs = {}
     if freeze_epochs:
         hist.phase = 'frozen'
         learn.freeze()
-        learn.fit_one_cycle(freeze_epochs, slice(lr), pct_start=0.99)
+        if schedule == 'one_cycle': learn.fit_one_cycle(freeze_epochs, slice(lr), pct_start=0.99, cbs=cbs)
+        else: learn.fit(freeze_epochs, slice(lr), cbs=cbs)
         lrs['frozen'] = lr
+        if any(getattr(c, 'stopped', None) for c in cbs): return lrs  # out of time already
     lr /= 2
     hist.phase = 'unfrozen'
     learn.unfreeze()
-    learn.fit_one_cycle(epochs - freeze_epochs, slice(lr / lr_mult, lr), pct_start=0.3, div=5.0)
+    kw = dict(pct_start=0.3, div=5.0) if schedule == 'one_cycle' else {}
+    _fit(learn, epochs - freeze_epochs, slice(lr / lr_mult, lr), schedule, [*cbs, *(last_cbs or [])], monitor, **kw)
     lrs['unfrozen'] = [lr / lr_mult, lr]
     return lrs
 
@@ -181,15 +278,24 @@ def test_metrics(y:np.ndarray, probs:np.ndarray, classes:list, task:str)->dict:
                 per_class=[dict(zip(('class', 'precision', 'recall', 'f1', 'support'), (c, float(a), float(b), float(d), int(e))))
                            for c, a, b, d, e in zip(classes, *pc)])
 
-def evaluate(learn:Learner, dl, classes:list, task:str)->dict:
-    "Predict `dl` (the test split) and compute `test_metrics`, plus images per second of inference"
+def _probs(learn:Learner, dl, tta:list|None=None):
+    "Class probabilities and labels of `dl`, plainly or by `Learner.tta` with batch transforms `tta`, with no progress bar"
+    bars = [c for c in learn.cbs if isinstance(c, ProgressCallback)]  # not `no_bar()`: it puts back a stock ProgressCallback
+    with learn.removed_cbs(bars): return learn.get_preds(dl=dl) if tta is None else learn.tta(dl=dl, batch_tfms=tta)
+
+def evaluate(learn:Learner, dl, classes:list, task:str,
+             tta:list|None=None # augmenting batch transforms: also compute the metrics of test-time augmentation
+            )->dict:
+    "Predict `dl` (the test split) and compute `test_metrics`, plus images per second of inference; with `tta`, also `res['tta']`"
     _sync(learn.dls.device)
     t = time.perf_counter()
-    bars = [c for c in learn.cbs if isinstance(c, ProgressCallback)]  # not `no_bar()`: it puts back a stock ProgressCallback
-    with learn.removed_cbs(bars): probs, targs = learn.get_preds(dl=dl)
+    probs, targs = _probs(learn, dl)
     secs = time.perf_counter() - t
-    res = test_metrics(targs.numpy(), probs.float().numpy(), classes, task)
-    res['inference_ips'] = len(targs) / secs
+    y, probs = targs.numpy(), probs.float().numpy()
+    res = dict(test_metrics(y, probs, classes, task), inference_ips=len(targs) / secs, probs=probs, y=y)
+    if tta is not None:
+        tprobs = _probs(learn, dl, tta)[0].float().numpy()
+        res['tta'] = dict(test_metrics(y, tprobs, classes, task), probs=tprobs)
     return res
 
 # %% ../nbs/03_train.ipynb #2725b830
@@ -223,12 +329,18 @@ def input_size(spec:RunSpec, data_size:int, resize:int|None)->int:
 
 @dataclass
 class RunResult:
-    "What one run leaves behind: its spec, settings, per-epoch history, test metrics, confusion matrix, timings"
+    "What one run leaves behind: its spec, settings, per-epoch history, test metrics, confusion matrix, timings, test probabilities"
     run:str; model:str; arch:str; source:str; pretrained:bool; weights:str|None; augment:bool; input_size:int
     metrics:dict; valid_metrics:dict
     train_seconds:float; epochs:int; seconds_per_epoch:float; inference_ips:float
     lrs:dict; lr_find:float|None; history:list; confusion_matrix:list; per_class:list
     params:int; precision:str; finished:str
+    seed:int|None=None # this repeat's seed
+    bs:int|None=None; budget:dict|None=None # the batch size and the epoch plan (`plan_epochs`), with the reasons
+    best_epoch:int|None=None; stopped:str|None=None # the epoch whose weights were tested; 'early' or 'time' if training ended before the plan
+    options:dict|None=None # schedule, monitor, patience, label smoothing, TTA, augmentation policy
+    plain_metrics:dict|None=None # with TTA: the metrics without it (`metrics` are TTA's)
+    test_probs:list|None=None; test_labels:list|None=None # every test image's class probabilities (rounded to 5 decimals) and label
     def save(self, path): return save_json(asdict(self), path)
     @classmethod
     def load(cls, path):
@@ -237,9 +349,15 @@ class RunResult:
         except TypeError as e: raise PathfastError(f"{path} is not a pathfast run result ({e})") from None
 
 def make_learner(spec:RunSpec, dls, cfg:Config)->Learner:
-    "The `Learner` for `spec`'s model on `dls`"
-    if spec.model == 'cnn': return cnn_learner(dls)
-    return backbone_learner(dls, spec.model, pretrained=spec.pretrained, weights=cfg.weights if spec.pretrained else None)
+    "The `Learner` for `spec`'s model on `dls`, with label smoothing if `cfg` asks for it"
+    kw = dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=cfg.label_smoothing)) if cfg.label_smoothing else {}
+    if spec.model == 'cnn': return cnn_learner(dls, **kw)
+    return backbone_learner(dls, spec.model, pretrained=spec.pretrained, weights=cfg.weights if spec.pretrained else None, **kw)
+
+def run_options(cfg:Config, data:MedData)->dict:
+    "The training options every run of `cfg` on `data` records"
+    return dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
+                tta=cfg.tta, aug_policy=aug_policy(data.flag, cfg.aug_policy))
 
 def describe(spec:RunSpec, cfg:Config)->dict:
     "The spec as the results store records it: name, model, display name, library, starting weights, augmentation"
@@ -251,13 +369,16 @@ def describe(spec:RunSpec, cfg:Config)->dict:
 def train_run(data:MedData, # the data set (official splits, or a subset of them)
               spec:RunSpec, # which model, pretrained or not, with or without augmentation
               cfg:Config, # the experiment's settings
-              cbs:list|None=None # extra fastai callbacks for the learner
+              cbs:list|None=None, # extra fastai callbacks for the learner
+              seed:int|None=None # this repeat's seed (default `cfg.seed`)
              )->RunResult:
-    "Train and evaluate one run of the grid"
+    "Train and evaluate one run of the grid: the budget's epochs, the best epoch's weights tested"
     from fastai.torch_core import set_seed
-    device = get_device(cfg.device)
-    set_seed(cfg.seed, reproducible=True)
-    dls = get_dls(data, cfg.bs, spec.augment, device)
+    device, seed = get_device(cfg.device), cfg.seed if seed is None else seed
+    set_seed(seed, reproducible=True)
+    bs, bs_why = pick_bs(len(data.splits['train'][1]), cfg.bs)
+    opts = run_options(cfg, data)
+    dls = get_dls(data, bs, spec.augment, device, opts['aug_policy']['name'])
     learn = make_learner(spec, dls, cfg)
     precision = pick_precision(device, cfg.precision, learn.model)
     hist, size = History(), input_size(spec, data.size, cfg.resize)
@@ -266,16 +387,31 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     suggestion = None
     if cfg.lr_find:
         with learn.removed_cbs(hist): suggestion = lr = float(learn.lr_find(show_plot=False).valley)
+    secs = None
+    if cfg.epochs is None and cfg.budget_minutes:
+        with learn.removed_cbs(hist): secs = epoch_seconds(learn)
+        set_seed(seed, reproducible=True)  # the same random draws as without the probe
+    plan = dict(plan_epochs(len(dls.train), cfg, secs), bs=bs, bs_why=bs_why)
+    best, stops = BestCheckpoint(cfg.monitor), [TimeLimit(cfg.budget_minutes * 60 * 1.2)] if cfg.budget_minutes and not cfg.epochs else []
+    early = [EarlyStop(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []
     _sync(device); t = time.perf_counter()
-    if spec.pretrained: lrs = fit_finetune(learn, cfg.epochs, lr, hist, cfg.freeze_epochs, cfg.lr_mult)
-    else: lrs = fit_scratch(learn, cfg.epochs, lr, hist)
+    if spec.pretrained: lrs = fit_finetune(learn, plan['epochs'], lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.schedule, [best, *stops], cfg.monitor, early)
+    else: lrs = fit_scratch(learn, plan['epochs'], lr, hist, cfg.schedule, [best, *stops, *early], cfg.monitor)
     _sync(device); secs = time.perf_counter() - t
-    with learn.removed_cbs(hist): ev = evaluate(learn, dls[2], data.classes, data.task)
-    last, d = hist.rows[-1], describe(spec, cfg)
+    best_epoch = best.restore(learn.model)
+    for r in hist.rows: r['best'] = r['epoch'] == best_epoch
+    stopped = None if len(hist.rows) >= plan['epochs'] else 'early' if any(c.stopped for c in early) else 'time' if any(c.stopped for c in stops) else None
+    tta = batch_tfms(True, opts['aug_policy']['name']) if cfg.tta and spec.augment else None
+    with learn.removed_cbs(hist): ev = evaluate(learn, dls[2], data.classes, data.task, tta)
+    main = ev.get('tta', ev)
+    b, d = hist.rows[(best_epoch or len(hist.rows)) - 1], describe(spec, cfg)
     return RunResult(run=d['name'], model=spec.model, arch=d['arch'], source=d['source'], pretrained=spec.pretrained,
                      weights=d['weights'], augment=spec.augment, input_size=size,
-                     metrics=ev['metrics'], valid_metrics=dict(accuracy=last['accuracy'], loss=last['valid_loss']),
+                     metrics=main['metrics'], valid_metrics=dict(accuracy=b['accuracy'], loss=b['valid_loss']),
                      train_seconds=secs, epochs=len(hist.rows), seconds_per_epoch=secs / len(hist.rows),
                      inference_ips=ev['inference_ips'], lrs=lrs, lr_find=suggestion, history=hist.rows,
-                     confusion_matrix=ev['confusion_matrix'], per_class=ev['per_class'],
-                     params=total_params(learn.model)[0], precision=precision, finished=datetime.now().isoformat(timespec='seconds'))
+                     confusion_matrix=main['confusion_matrix'], per_class=main['per_class'],
+                     params=total_params(learn.model)[0], precision=precision, finished=datetime.now().isoformat(timespec='seconds'),
+                     seed=seed, bs=bs, budget=plan, best_epoch=best_epoch, stopped=stopped, options=opts,
+                     plain_metrics=ev['metrics'] if tta is not None else None,
+                     test_probs=np.round(main['probs'], 5).tolist(), test_labels=ev['y'].tolist())

@@ -124,7 +124,8 @@ def test_help_documents_every_flag(tmp_path):
     p = run_cli('--help', tmp=tmp_path)
     assert p.returncode == 0
     for f in ('--dataset', '--size', '--data-dir', '--epochs', '--bs', '--models', '--aug', '--resize', '--arch', '--no-pretrained', '--weights', '--device',
-              '--seed', '--results-dir', '--out', '--from-results', '--force', '--full', '--template', '--subset'):
+              '--seed', '--results-dir', '--out', '--from-results', '--force', '--full', '--template', '--subset', '--budget-minutes', '--steps',
+              '--seeds', '--patience', '--schedule', '--monitor', '--label-smoothing', '--tta', '--aug-policy'):
         assert re.search(rf'{f}\b.*\S', p.stdout), f
 
 def test_grid_of_six_interrupted_resumed_and_reported(tmp_path):
@@ -153,3 +154,21 @@ def test_grid_of_six_interrupted_resumed_and_reported(tmp_path):
         for m in METRICS: assert f"{run['metrics'][m]:.3f}" in table, (r, m)
     assert len(re.findall(r'<tr', table)) == 1 + 6  # header and one row per run
     assert 'fine-tuned EfficientNet-Lite0' in html
+
+def test_small_data_defaults_and_two_seeds(tmp_path):
+    "100 training images with the default batch size train (a smaller batch, said so); --seeds 2 stores and reports two repeats"
+    store, out = tmp_path/'store', tmp_path/'r.html'
+    p = run_cli('--dataset', 'pneumoniamnist', '--size', '28', '--data-dir', PNEU.parent, '--subset', '100', '--steps', '40',
+                '--models', 'cnn', '--aug', 'on', '--seeds', '2', '--device', 'cpu', '--results-dir', store, '--out', out, tmp=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    man = json.loads((store/'manifest.json').read_text())
+    assert man['batch']['bs'] == 8 and 'halved' in man['batch']['why'], man['batch']
+    assert man['seeds'] == [42, 43] and man['augmentations']['name'] == 'upright', (man['seeds'], man['augmentations'])
+    runs = runs_of(store)
+    assert sorted(runs) == ['cnn-aug', 'cnn-aug.seed43'] and [runs[r]['seed'] for r in sorted(runs)] == [42, 43]
+    for r in runs.values():
+        assert r['bs'] == 8 and r['epochs'] == 4 and len(r['history']) == 4, (r['bs'], r['epochs'])  # 40 steps at 12 per epoch
+        assert sum(h['best'] for h in r['history']) == 1 and r['history'][r['best_epoch'] - 1]['best']
+    assert runs['cnn-aug']['test_probs'] != runs['cnn-aug.seed43']['test_probs']
+    html = out.read_text(encoding='utf-8')
+    assert '±' in results_table(html) and 'halved' in html and 'X-ray' in html
