@@ -1,14 +1,19 @@
 """Fake results stores for tests and notebooks: realistic stores that follow the store contract, made without training.
 
 Not part of the library: `tests/` and the notebooks import it (`sys.path` has `tests/` under pytest; the notebooks add it).
+The store is written as training writes it: the settings are a real `Config`, the batch size, epoch plan and augmentation
+policy come from `pick_bs`, `plan_epochs` and `aug_policy`, each run is a `RunResult` saved by a `Store`, and its metrics,
+confusion matrix and per-class report are `test_metrics` of the test probabilities it records.
 """
 import io, math
 from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
-from pathfast.core import atomic_write, save_json
-from pathfast.experiment import STORE_VERSION
-from pathfast.report import _lbl, _per_class
+from pathfast.core import Config, atomic_write, save_json
+from pathfast.data import aug_policy, NORM
+from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics
+from pathfast.experiment import STORE_VERSION, Store, repeat_keys, seeds as seed_list
+from pathfast.report import _lbl
 
 def _split_counts(total:int, w)->list:
     "`total` split into integers proportional to `w` (largest remainder)"
@@ -48,41 +53,81 @@ def fake_specs(models='cnn,resnet18', # model keys as `--models` takes them (a s
                               input_size=size if key == 'cnn' else resize or size))
     return specs
 
-def _fake_run(rng, spec:dict, support:list, classes:list, cfg:dict)->dict:
+def _probs(rng, y, acc, z, wrong)->np.ndarray:
+    "Class probabilities right for about a fraction `acc[c]` of class `c`'s images (those with the highest `z`), else predicting `wrong`"
+    k, right, thr = len(acc), np.zeros(len(y), bool), np.zeros(len(y))
+    for c in range(k):
+        i = np.flatnonzero(y == c)
+        if len(i): thr[i] = np.quantile(z[i], 1 - acc[c]); right[i] = z[i] > thr[i]
+    pred = np.where(right, y, wrong)
+    p = np.empty((len(y), k))
+    p[np.arange(len(y)), pred] = conf = .501 + .498 * (1 - np.exp(-1.5 * np.abs(z - thr)))  # the argmax, more sure far from the cut
+    p[np.arange(k)[None] != pred[:, None]] = (rng.dirichlet(np.ones(k - 1), len(y)) * (1 - conf)[:, None]).ravel()
+    return p
+
+def _stop(hist:list, monitor:str, patience:int, start:int)->int:
+    "The epochs trained when fastai's early stopping watches the fit that begins after epoch `start`"
+    best, wait, sign = -math.inf, 0, -1 if monitor == 'valid_loss' else 1
+    for e in hist[start:]:
+        if sign * e[monitor] > best: best, wait = sign * e[monitor], 0
+        else:
+            wait += 1
+            if wait >= patience: return e['epoch']
+    return len(hist)
+
+def _history(rng, phases:list, val_acc:float)->list:
+    "Epochs of a run that learns fast, then starts to overfit: valid loss bottoms out after the middle of the plan"
+    n = len(phases)
+    return [dict(epoch=i, phase=ph, train_loss=round(.28 + .55 * math.exp(-3 * t) - .08 * t + rng.normal(0, .01), 4),
+                 valid_loss=round(.31 + .4 * math.exp(-2.5 * t) + .5 * max(0, t - .6) ** 2 + rng.normal(0, .01), 4),
+                 accuracy=round(val_acc - .14 * (math.exp(-3 * t) - math.exp(-3)) - .03 * max(0, t - .7) + rng.normal(0, .004), 4))
+            for i, ph in enumerate(phases, 1) for t in [i / n]]
+
+def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, bs:tuple, shared:dict, seed:int)->RunResult:
+    "One repeat of a run, as `train_run` returns it; `shared` holds what its repeats share (per-class accuracy, easy images, typical errors)"
     *_, params, acc, spe, ips = _fake_model(spec['model'])
-    acc += .03 * spec['augment'] - .06 * (spec['model'] != 'cnn' and not spec['pretrained'])
-    k = len(support)
-    cm = np.zeros((k, k), int)
-    for i, s in enumerate(support):
-        cm[i, i] = round(s * float(np.clip(acc + rng.normal(0, .06), .3, .995)))
-        others = [j for j in range(k) if j != i]
-        cm[i, others] = rng.multinomial(s - cm[i, i], rng.dirichlet(np.full(k - 1, .7)))
-    prec, rec, f1, sup = _per_class(cm)
-    test_acc = float(np.trace(cm) / cm.sum())
-    val_acc = float(np.clip(test_acc + rng.normal(.025, .01), 0, 1))
-    if spec['pretrained']:  # as training fine-tunes: frozen head phase, then unfrozen at half the rate with discriminative LRs
-        fz, lr = min(cfg['freeze_epochs'], cfg['epochs'] - 1), cfg['lr_backbone']
-        phases = ['frozen'] * fz + ['unfrozen'] * (cfg['epochs'] - fz)
-        lrs = {'frozen': lr} if fz else {}
-        lrs['unfrozen'] = [lr / 2 / cfg['lr_mult'], lr / 2]
-    else: phases, lrs = ['one_cycle'] * cfg['epochs'], {'one_cycle': cfg['lr_cnn' if spec['model'] == 'cnn' else 'lr_backbone']}
-    n, hist = len(phases), []
-    for i, ph in enumerate(phases, 1):
-        t = i / n
-        hist.append(dict(epoch=i, phase=ph, train_loss=round(.28 + .55 * math.exp(-3 * t) + rng.normal(0, .01), 4),
-                         valid_loss=round(.31 + .4 * math.exp(-2.5 * t) + rng.normal(0, .01), 4),
-                         accuracy=round(val_acc - .14 * (math.exp(-3 * t) - math.exp(-3)), 4)))
     spe *= (1.15 if spec['augment'] else 1.) * float(rng.uniform(.95, 1.05))
-    return {'run': spec['name'], **{k: v for k, v in spec.items() if k != 'name'},
-            'metrics': dict(accuracy=test_acc, precision=float(prec.mean()), recall=float(rec.mean()), f1=float(f1.mean()),
-                            balanced_accuracy=float(rec.mean()), auc=float(min(.999, test_acc + .07 + rng.normal(0, .01)))),
-            'valid_metrics': dict(accuracy=val_acc, loss=hist[-1]['valid_loss']),
-            'train_seconds': round(spe * n, 1), 'epochs': n, 'seconds_per_epoch': round(spe, 1),
-            'inference_ips': round(ips * float(rng.uniform(.9, 1.1)), 1),
-            'lrs': lrs, 'lr_find': None, 'history': hist, 'confusion_matrix': cm.tolist(),
-            'per_class': [dict({'class': c}, precision=float(p), recall=float(r), f1=float(f), support=int(s))
-                          for c, p, r, f, s in zip(classes, prec, rec, f1, sup)],
-            'params': params, 'precision': cfg['precision'], 'finished': '2026-11-22T18:05:00'}
+    probe = spe * float(rng.uniform(.97, 1.03))
+    plan = dict(plan_epochs(shared['n_train'] // bs[0], cfg, probe if cfg.epochs is None and cfg.budget_minutes else None),
+                bs=bs[0], bs_why=bs[1])
+    tta = cfg.tta and spec['augment']
+    draw = lambda gain, noise: _probs(rng, y, np.clip(shared['acc'] + gain + rng.normal(0, .012, len(classes)), .3, .995),
+                                      shared['easy'] + noise * rng.normal(size=len(y)), shared['wrong'])
+    plain = draw(0., .5)
+    main = draw(.006, .45) if tta else plain
+    res = test_metrics(y, main, classes, task)
+    if spec['pretrained']:  # as training fine-tunes: frozen head phase, then unfrozen at half the rate with discriminative LRs
+        fz, lr = min(cfg.freeze_epochs, plan['epochs'] - 1), cfg.lr_backbone
+        phases = ['frozen'] * fz + ['unfrozen'] * (plan['epochs'] - fz)
+        lrs = {'frozen': lr} if fz else {}
+        lrs['unfrozen'] = [lr / 2 / cfg.lr_mult, lr / 2]
+    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: cfg.lr_cnn if spec['model'] == 'cnn' else cfg.lr_backbone}
+    hist = _history(rng, phases, float(np.clip(res['metrics']['accuracy'] + rng.normal(.025, .01), 0, 1)))
+    if cfg.patience: hist = hist[:_stop(hist, cfg.monitor, cfg.patience, fz)]
+    scores = [-e['valid_loss'] if cfg.monitor == 'valid_loss' else e['accuracy'] for e in hist]
+    best = int(np.argmax(scores)) + 1
+    for e in hist: e['best'] = e['epoch'] == best
+    secs = round(spe * len(hist), 1)
+    return RunResult(run=spec['name'], **{k: spec[k] for k in ('model', 'arch', 'source', 'pretrained', 'weights', 'augment', 'input_size')},
+                     metrics=res['metrics'], valid_metrics=dict(accuracy=hist[best - 1]['accuracy'], loss=hist[best - 1]['valid_loss']),
+                     train_seconds=secs, epochs=len(hist), seconds_per_epoch=secs / len(hist),
+                     inference_ips=round(ips * float(rng.uniform(.9, 1.1)), 1), lrs=lrs, lr_find=None, history=hist,
+                     confusion_matrix=res['confusion_matrix'], per_class=res['per_class'], params=params,
+                     precision=cfg.precision, finished='2026-11-22T18:05:00', seed=seed, bs=bs[0], budget=plan, best_epoch=best,
+                     stopped='early' if len(hist) < plan['epochs'] else None,
+                     options=dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
+                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy)),
+                     plain_metrics=test_metrics(y, plain, classes, task)['metrics'] if tta else None,
+                     test_probs=np.round(main, 5).tolist(), test_labels=y.tolist())
+
+def _shared(rng, spec:dict, y:np.ndarray, k:int, n_train:int)->dict:
+    "What the repeats of a run share: each class's accuracy, which images are easy, and what each is mistaken for"
+    acc = _fake_model(spec['model'])[3] + .03 * spec['augment'] - .06 * (spec['model'] != 'cnn' and not spec['pretrained'])
+    wrong = y.copy()
+    for c in range(k):
+        others, i = [j for j in range(k) if j != c], np.flatnonzero(y == c)
+        if others: wrong[i] = rng.choice(others, len(i), p=rng.dirichlet(np.full(k - 1, .7)))
+    return dict(acc=np.clip(acc + rng.normal(0, .06, k), .3, .99), easy=rng.normal(size=len(y)), wrong=wrong, n_train=n_train)
 
 def _fake_summary(spec:dict, k:int)->str:
     "A model summary like training's: PathCNN's layers, or a backbone's body and fastai head"
@@ -108,15 +153,24 @@ def _fake_batch(rng, classes:list)->bytes:
     fig.savefig(buf, format='png', dpi=90, metadata={'Software': None})
     return buf.getvalue()
 
+def _description(preset:str, cfg:Config)->str:
+    "The preset in words, as the command line writes it"
+    data = f"a stratified subset of at most {cfg.subset:,} training and validation images" if cfg.subset else 'all training and validation images'
+    length = (f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''} per run (--epochs)" if cfg.epochs else
+              f"a budget of {cfg.steps:,} optimizer steps per run" + (f", capped at {cfg.budget_minutes:g} minutes of training" if cfg.budget_minutes else ''))
+    return f"{preset} preset: {data}, the whole official test split, {length}"
+
 def fake_store(results_dir:str|Path, # where to write the store (created if needed)
                specs:list|None=None, # the grid's run specs, as `fake_specs` makes them; default cnn,resnet18 x off,on
-               runs=None, # names of the runs that finished (the others get no file); default all of them
+               runs=None, # names of the runs that finished, every seed (the others get no file); default all of them
                classes=('normal', 'pneumonia'), # class names, in label order
                flag:str='pneumoniamnist', size:int=28,
                n_samples:dict|None=None, # images per split; default PneumoniaMNIST's
                preset:str='cpu', # the preset name recorded in the manifest
                batch:bool=True, # write `batch.png`
-               seed:int=0)->Path:
+               seed:int=0, # the fake's random seed (the runs' seeds are `Config.seed`, `+1`, ...)
+               **kw # training settings, as `Config` takes them: seeds=3, tta=True, patience=3, schedule='plateau', epochs=8, ...
+              )->Path:
     "Write a realistic results store following the store contract, for tests and examples (no training)"
     rng, d, classes = np.random.default_rng(seed), Path(results_dir), list(classes)
     specs = fake_specs(size=size) if specs is None else list(specs)
@@ -125,23 +179,20 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
     w = rng.dirichlet(np.full(len(classes), 4.))
     counts = {s: _split_counts(n, w) for s, n in n_samples.items()}
     backbones = [s for s in specs if s['model'] != 'cnn']
-    cfg = dict(models=list(dict.fromkeys(s['model'] + ('' if s['pretrained'] or s['model'] == 'cnn' else ':scratch') for s in specs)),
-               aug=list(dict.fromkeys('on' if s['augment'] else 'off' for s in specs)),
-               resize=next((s['input_size'] for s in backbones if s['input_size'] != size), None),
-               epochs=3, freeze_epochs=1, bs=128, lr_cnn=3e-3, lr_backbone=2e-3, lr_mult=100,
-               pretrained=any(s['pretrained'] for s in backbones) or not backbones, weights=None, seed=42, device='cpu',
-               precision='fp32', channels_last=True, subset=10000 if preset == 'cpu' else None,
-               opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01, lr_find=False)
+    cfg = Config(**dict(dict(dataset=flag, size=size, device='cpu', precision='fp32', budget_minutes=5., subset=10000 if preset == 'cpu' else None,
+                             models=list(dict.fromkeys(s['model'] + ('' if s['pretrained'] or s['model'] == 'cnn' else ':scratch') for s in specs)) or ['cnn'],
+                             aug=list(dict.fromkeys('on' if s['augment'] else 'off' for s in specs)) or ['off'],
+                             resize=next((s['input_size'] for s in backbones if s['input_size'] != size), None),
+                             pretrained=any(s['pretrained'] for s in backbones) or not backbones), **kw))
+    task = 'binary-class' if len(classes) == 2 else 'multi-class'
+    bs = pick_bs(n_samples['train'], cfg.bs)
     manifest = {'pathfast_store': STORE_VERSION, 'created': '2026-11-22T18:00:00',
         'dataset': dict(flag=flag, name=flag.replace('mnist', '').capitalize() + 'MNIST', size=size, classes=classes,
-                        task='binary-class' if len(classes) == 2 else 'multi-class', n_samples=dict(n_samples), counts=counts,
+                        task=task, n_samples=dict(n_samples), counts=counts,
                         md5='28209eda62fecd6e6a2d98b1501bb15f', path=f'/data/medmnist/{flag}.npz'),
-        'preset': dict(name=preset, description=f'stratified subset of {cfg["subset"]} train images, {cfg["epochs"]} epochs, fp32 on the CPU'
-                       if preset == 'cpu' else f'all training images, {cfg["epochs"]} epochs'),
-        'config': cfg, 'runs': specs,
-        'augmentations': dict(do_flip=True, flip_vert=True, max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2,
-                              max_warp=0.2, p_affine=0.75, p_lighting=0.75),
-        'normalization': dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], source='ImageNet'),
+        'preset': dict(name=preset, description=_description(preset, cfg)),
+        'config': dict(cfg.asdict(), opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01), 'runs': specs,
+        'seeds': seed_list(cfg), 'batch': dict(zip(('bs', 'why'), bs)), 'augmentations': aug_policy(flag, cfg.aug_policy), 'normalization': NORM,
         'models': {s['model']: dict(name=s['arch'], params=_fake_model(s['model'])[2], summary=_fake_summary(s, len(classes)),
                                     source=s['source']) for s in specs},
         'versions': {'python': '3.11.7', 'pathfast': '0.1.0', 'torch': '2.5.1', 'torchvision': '0.20.1', 'fastai': '2.8.7',
@@ -149,7 +200,10 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
         'hardware': dict(device='cpu', cpu='Intel(R) Xeon(R) CPU @ 2.20GHz', cpu_cores=2, torch_threads=2, gpu=None,
                          platform='Linux-6.1.0-x86_64-with-glibc2.36')}
     save_json(manifest, d/'manifest.json')
+    y, store = np.repeat(np.arange(len(classes)), counts['test']), Store(d)
     for s in specs:
-        if s['name'] in runs: save_json(_fake_run(rng, s, counts['test'], classes, cfg), d/'runs'/f"{s['name']}.json")
+        shared = _shared(rng, s, y, len(classes), n_samples['train'])
+        for sd, key in zip(manifest['seeds'], repeat_keys(manifest)):
+            if s['name'] in runs: store.save(_fake_run(rng, s, y, classes, cfg, task, bs, shared, sd), key)
     if batch: atomic_write(d/'batch.png', _fake_batch(rng, classes))
     return d

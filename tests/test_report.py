@@ -3,10 +3,10 @@ import json, re, shutil, subprocess
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
-import pytest
+import numpy as np, pytest
 from PIL import Image
 from pathfast.core import PathfastError
-from pathfast.report import PALETTE, model_label, render_report
+from pathfast.report import PALETTE, load_store, model_label, plot_curves, render_report
 from fakes import fake_specs, fake_store
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
@@ -31,12 +31,12 @@ class Tags(HTMLParser):
     def handle_starttag(self, tag, attrs): self.tags.append((tag, dict(attrs)))
     def handle_data(self, data): self.text.append(data)
 
-def text(html:str)->str: return re.sub(r'\s+', ' ', unescape(re.sub(r'<[^>]+>', '', html)))
+def text(html:str)->str: return re.sub(r'\s+', ' ', unescape(re.sub(r'<[^>]+>', '', html)).replace('\u00a0', ' '))
 def section(html:str, id:str)->str: return re.search(rf'<section id="{id}">(.*?)</section>', html, re.S)[1]
 def table_runs(html:str, cls:str)->list:
     "The run names heading the rows of one of the report's tables (published rows left out)"
     body = re.search(rf'<table class="{cls}">(.*?)</table>', html, re.S)[1].split('class="published"')[0]
-    return re.findall(r'<tr[^>]*>\s*<th scope="row"[^>]*>(?:<span class="sw"[^>]*></span>)?([\w-]+)', body)
+    return re.findall(r'<tr(?! class="ensemble")[^>]*>\s*<th scope="row"[^>]*>(?:<span class="sw"[^>]*></span>)?([\w-]+)', body)
 def images(html:str)->list: return re.findall(r'<img[^>]+src="(data:image/png;base64,[^"]+)"', html)
 
 @pytest.fixture(scope='module')
@@ -102,13 +102,133 @@ def test_store_with_missing_runs(tmp_path):
     assert 'the fine-tuned EfficientNet-Lite0 is not compared with the EfficientNet-Lite0 trained from scratch: ' \
            'efficientnet_lite0-scratch-aug missing.' in disc
 
-def test_version_1_store_is_refused_in_one_line(tmp_path):
+@pytest.mark.parametrize('version', [1, 2])
+def test_older_store_is_refused_in_one_line(tmp_path, version):
     store = fake_store(tmp_path/'results')
     man = json.loads((store/'manifest.json').read_text())
-    (store/'manifest.json').write_text(json.dumps(dict(man, pathfast_store=1)))
+    (store/'manifest.json').write_text(json.dumps(dict(man, pathfast_store=version)))
     with pytest.raises(PathfastError) as e: render_report(store, tmp_path/'r.html')
-    assert 'holds a version 1 results store' in str(e.value) and 're-run the experiment' in str(e.value)
+    assert f'holds a version {version} results store, this pathfast reads version 3' in str(e.value) and 're-run the experiment' in str(e.value)
     assert '\n' not in str(e.value) and not (tmp_path/'r.html').exists()
+
+def test_run_file_with_bad_new_fields_is_refused_in_one_line(tmp_path):
+    store = fake_store(tmp_path/'results', seeds=2)
+    path = store/'runs'/'cnn-aug.seed43.json'  # a repeat is checked as the first seed is
+    run = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(run, test_probs=run['test_probs'][:3])))
+    with pytest.raises(PathfastError) as e: render_report(store, tmp_path/'r.html')
+    assert str(e.value).startswith(f'{path} has test probabilities of shape (3, 2)') and '\n' not in str(e.value)
+    assert not (tmp_path/'r.html').exists()
+
+@pytest.fixture(scope='module')
+def three(tmp_path_factory)->dict:
+    "The default 2x2 grid repeated with 3 seeds, with test-time augmentation and early stopping"
+    tmp = tmp_path_factory.mktemp('three')
+    store = fake_store(tmp/'results', seeds=3, tta=True, patience=4)
+    html = render_report(store, tmp/'report.html').read_text()
+    runs = {p.name.removesuffix('.json'): json.loads(p.read_text()) for p in sorted((store/'runs').glob('*.json'))}
+    return dict(store=store, html=html, man=json.loads((store/'manifest.json').read_text()), runs=runs,
+                seeds={n: [runs[n], runs[f'{n}.seed43'], runs[f'{n}.seed44']] for n in ('cnn-noaug', 'cnn-aug', 'resnet18-noaug', 'resnet18-aug')})
+
+def row(html:str, run:str)->str:
+    "The results-table row of `run` and its ensemble row, if any, as HTML"
+    body = re.search(r'<table class="results">(.*?)</table>', html, re.S)[1]
+    return re.search(rf'<tr>\s*<th scope="row"><span class="sw"[^>]*></span>{run}<.*?(?=<tr>\s*<th scope="row"><span class="sw"|<tbody class="published"|</tbody>)', body, re.S)[0]
+
+def test_three_seeds_mean_sd_and_ensemble(three):
+    assert three['man']['seeds'] == [42, 43, 44] and len(three['runs']) == 12
+    html = three['html']
+    assert html.count('<tr class="ensemble">') == 4 and '3 seeds · cpu preset' in html
+    for name, reps in three['seeds'].items():
+        r = row(html, name)
+        assert '· 3 seeds</span>' in r
+        for k in ('accuracy', 'auc', 'f1'):
+            xs = [x['metrics'][k] for x in reps]
+            assert f'{np.mean(xs):.3f} <span class="under">± {np.std(xs, ddof=1):.3f}</span>' in r, (name, k)
+        probs, y = np.mean([x['test_probs'] for x in reps], 0), np.array(reps[0]['test_labels'])
+        ens = re.search(r'<tr class="ensemble">(.*?)</tr>', r, re.S)[1]
+        assert re.findall(r'<td class="num">([^<]*)</td>', ens)[1] == f'{np.mean(probs.argmax(1) == y):.3f}', name
+        assert 'of the 3 seeds' in ens
+    disc = text(section(html, 'discussion'))
+    m = {n: [x['metrics']['accuracy'] for x in reps] for n, reps in three['seeds'].items()}
+    pm = lambda xs: f'{100 * np.mean(xs):.1f}% ± {100 * np.std(xs, ddof=1):.1f}%'
+    assert f"{pm(m['cnn-noaug'])} without, {pm(m['cnn-aug'])} with" in disc
+    assert 'seed-to-seed spread' in disc and 'The 12 finished trainings (4 runs over 3 seeds)' in disc
+
+def test_one_seed_has_no_spread_or_ensemble(eight):
+    assert '<tr class="ensemble">' not in eight['html'] and '<span class="under">±' not in eight['html']
+    assert 'than the seed-to-seed spread' not in eight['html'] and 'within the seed-to-seed spread' not in eight['html']
+    assert ' seeds' not in section(eight['html'], 'results') and 'the seed-to-seed spread is not measured' in eight['html']
+
+def test_methods_budget_batch_policy_and_options(three):
+    methods, man = text(section(three['html'], 'methods')), three['man']
+    assert man['preset']['description'] in methods and f"a budget of {man['config']['steps']:,} optimizer steps per run, capped at 5 minutes" in methods
+    for name, reps in three['seeds'].items():
+        assert reps[0]['budget']['why'] in methods, name  # each run's epochs, and why
+        assert f"{reps[0]['epochs']} epochs, tested at epoch {reps[0]['best_epoch']}" in methods
+    assert f"The batch size is {man['batch']['why']}." in methods
+    pol = man['augmentations']
+    assert f"use the {pol['name']} policy: {pol['why']}." in methods and pol['why'].startswith('no flips, chosen for X-ray images')
+    assert 'tested with the weights of its best epoch, the one with the lowest validation loss' in methods
+    assert 'Early stopping ends a run once 4 epochs pass without a lower validation loss' in methods
+    assert 'come from test-time augmentation' in methods and 'plain numbers' in methods
+    assert 'repeated with 3 seeds (42, 43, 44)' in methods and 'LabelSmoothing' not in methods
+
+def test_options_off_are_not_claimed(eight):
+    methods = text(section(eight['html'], 'methods'))
+    for claim in ('Early stopping ends', 'test-time augmentation:', 'repeated with', 'ReduceLROnPlateau', 'LabelSmoothing'): assert claim not in methods
+    assert 'fit_one_cycle' in methods and 'tested with the weights of its best epoch' in methods
+
+def test_plateau_and_label_smoothing_in_methods(tmp_path):
+    store = fake_store(tmp_path/'results', schedule='plateau', label_smoothing=.1, monitor='accuracy', epochs=6)
+    methods = text(section(render_report(store, tmp_path/'r.html').read_text(), 'methods'))
+    assert 'divided by 5 whenever the validation accuracy has not improved for 2 epochs' in methods and 'ReduceLROnPlateau' in methods
+    assert 'label smoothing, ε = 0.1' in methods and 'the one with the highest validation accuracy' in methods
+    assert 'Every run trains for 6 epochs, fixed with --epochs.' in methods and '6 epochs per run (--epochs)' in methods
+
+def test_tta_plain_numbers_beneath(three):
+    for name, reps in three['seeds'].items():
+        plain = re.findall(r'<span class="label">plain ([0-9.]+)</span>', row(three['html'], name).split('class="ensemble"')[0])
+        if name.endswith('-noaug'): assert plain == [], name  # TTA only for the runs trained with augmentation
+        else: assert plain[0] == f"{np.mean([x['plain_metrics']['accuracy'] for x in reps]):.3f}" and len(plain) == 6, name
+    assert 'Test-time augmentation changed test accuracy by' in text(section(three['html'], 'discussion'))
+
+def test_best_epoch_marked(three):
+    html, store = three['html'], load_store(three['store'])
+    for name, reps in three['seeds'].items():
+        epochs, best = [x['epochs'] for x in reps], [x['best_epoch'] for x in reps]
+        span = lambda xs: f'{min(xs)}' if min(xs) == max(xs) else f'{min(xs)}–{max(xs)}'
+        assert f'{span(epochs)} <span class="under">(best {span(best)})</span>' in row(html, name)
+        if any(x['stopped'] == 'early' for x in reps): assert 'stopped early (' in row(html, name)
+    for kind in ('loss', 'accuracy'):
+        for ax, (name, run) in zip(plot_curves(store, kind).axes, store['runs'].items()):
+            marks = [l for l in ax.lines if l.get_label().startswith('tested')]
+            assert [l.get_xdata()[0] for l in marks] == [run['best_epoch']], (kind, name)
+    captions = ' '.join(re.findall(r'<figcaption>(.*?)</figcaption>', html, re.S))
+    assert 'the dotted line marks the epoch whose weights were tested, the one with the lowest validation loss' in captions
+
+def test_best_run_chosen_by_validation_not_test(tmp_path):
+    store = fake_store(tmp_path/'results')
+    runs = {p.stem: json.loads(p.read_text()) for p in (store/'runs').glob('*.json')}
+    worst = min(runs, key=lambda r: runs[r]['metrics']['accuracy'])
+    p = store/'runs'/f'{worst}.json'
+    p.write_text(json.dumps(dict(runs[worst], valid_metrics=dict(runs[worst]['valid_metrics'], accuracy=.999))))
+    disc = text(section(render_report(store, tmp_path/'r.html').read_text(), 'discussion'))
+    assert f"the best run is {worst} (" in disc and '99.9% on the validation split' in disc
+    top = max(runs, key=lambda r: runs[r]['metrics']['accuracy'])
+    assert f"is {top}'s; choosing the best run by it would let the test split pick" in disc
+
+def test_time_cut_and_last_epoch_in_discussion(tmp_path):
+    store = fake_store(tmp_path/'results', fake_specs('cnn', 'off'))
+    p = store/'runs'/'cnn-noaug.json'
+    run = json.loads(p.read_text())
+    b = run['best_epoch']
+    p.write_text(json.dumps(dict(run, history=run['history'][:b], epochs=b, stopped='time')))
+    html = render_report(store, tmp_path/'r.html').read_text()
+    disc = text(section(html, 'discussion'))
+    assert f"The time budget ended cnn-noaug (after {b} of {run['budget']['epochs']} epochs)" in disc
+    assert 'The best validation epoch was the last one trained for cnn-noaug' in disc and 'under-trained' in disc
+    assert 'cut by time' in row(html, 'cnn-noaug')
 
 @browser
 def test_screenshot_is_not_blank(eight):
