@@ -127,11 +127,11 @@ def batch_png(data:MedData, bs:int=16, seed:int=0, policy:str|None=None)->bytes:
     plt.close('all')
     return buf.getvalue()
 
-def summary_line(r:RunResult, width:int=13)->str:
-    "One line per finished run"
+def summary_line(r:RunResult, width:int=13, name:str|None=None)->str:
+    "One line per finished run (`name`: how to call it, default its run name)"
     m, best = r.metrics, f", best {r.best_epoch}" if r.best_epoch else ''
     stop = {'early': ', stopped early', 'time': ', stopped by the time budget'}.get(r.stopped, '')
-    return (f"{r.run:<{width}} test acc {m['accuracy']:.3f}  AUC {m['auc']:.3f}  F1 {m['f1']:.3f}  "
+    return (f"{name or r.run:<{width}} test acc {m['accuracy']:.3f}  AUC {m['auc']:.3f}  F1 {m['f1']:.3f}  "
             f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {r.epochs} epoch{'s' if r.epochs != 1 else ''}{best}{stop})")
 
 def check_runs(cfg:Config, weights:bool=True)->list:
@@ -169,5 +169,5 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
             log(f"{name:<{w}} training {d['arch']} {how}, augmentation {'on' if spec.augment else 'off'}, seed {seed}")
             res[name] = r = train_run(data, spec, cfg, seed=seed)
             store.save(r, key)
-            log(summary_line(r, w))
+            log(summary_line(r, w, name))
     return res
