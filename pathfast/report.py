@@ -305,7 +305,8 @@ def plot_curves(store:dict, kind:str='loss' # 'loss' (train and valid) or 'accur
             if b := run.get('best_epoch'): ax.axvline(b, color='#1d2430', ls=':', lw=1.2, label=f'tested: epoch {b}')
             if kind == 'accuracy' and h:
                 ax.plot([b or h[-1]['epoch']], [run['metrics']['accuracy']], '*', ms=11, color='#222', label='test')
-            ax.set_title(r); ax.set_xlabel('epoch'); ax.set_ylabel(kind)
+            if kind == 'loss': ax.set_yscale('log')  # a single spike must not flatten every other epoch
+            ax.set_title(r); ax.set_xlabel('epoch'); ax.set_ylabel(kind + (' (log scale)' if kind == 'loss' else ''))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True)); ax.legend(loc='best')
         lims = [ax.get_ylim() for ax in axs if ax.axison]
         for ax in axs:  # one y scale for every panel, so that runs compare at a glance
@@ -423,7 +424,7 @@ def figures(store:dict)->list:
                            'which no run of this grid used.'),
                 note='No batch picture in the results store (batch.png): training did not save one.')]
     for id, title, caption, fn, note in [
-        ('loss', 'Loss per epoch', 'Training (dashed) and validation loss of each run, on one scale' + tested + faint
+        ('loss', 'Loss per epoch', 'Training (dashed) and validation loss of each run, on one logarithmic scale (a falling training loss beside a flat validation loss is over-fitting)' + tested + faint
          + ('; shaded: the epochs with the pretrained body frozen, where only the new head trains.' if _has_frozen(store) else '.')
          + _seeds_note(store) + miss, lambda s: plot_curves(s, 'loss'), None),
         ('accuracy', 'Validation accuracy per epoch', 'Validation accuracy of each run per epoch' + tested + faint + '; the star is '
