@@ -145,3 +145,20 @@ def test_missing_or_broken_template(env, capsys):
 def test_different_experiment_in_results_dir(env, capsys):
     store = fake_store(env/'store', flag='pneumoniamnist', size=28)
     fails(capsys, env, *PNEU_ARGS, '--results-dir', store, match='holds results of a different experiment')
+
+def test_npz_with_a_million_classes_refused(env, capsys):
+    z = {k: v.astype(np.int64) if k.endswith('labels') else v for k, v in np.load(PNEU).items()}
+    z['train_labels'][0] = 999_999
+    np.savez(env/'million.npz', **z)
+    fails(capsys, env, '--npz', env/'million.npz', '--dataset', 'custom', '--size', '28', '--no-pretrained', '--epochs', '1',
+          match='labels must be 0..K-1 with K at most 1000')
+
+def test_swapped_npz_refused_on_resume(env, capsys):
+    from pathfast.data import write_synthetic
+    npz, store = write_synthetic(env/'syn.npz', n=(200, 40, 40), size=28, n_classes=3), env/'store'
+    args = ['--npz', npz, '--dataset', 'custom', '--size', '28', '--epochs', '1', '--models', 'cnn', '--aug', 'off',
+            '--device', 'cpu', '--results-dir', store, '--out', env/'r.html']
+    main([*map(str, args)])
+    capsys.readouterr()
+    write_synthetic(npz, n=(200, 40, 40), size=28, n_classes=3, seed=1)  # same name, shape and size; other images
+    fails(capsys, env, *args, match='holds results of a different experiment (differs in md5)')
