@@ -156,11 +156,10 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
     store.start(man, force)
     if force or not (store.path/'batch.png').exists():
         atomic_write(store.path/'batch.png', batch_png(data, seed=cfg.seed, policy=man['augmentations']['name']))
-    res = {}
+    res, w = {}, max(len(s.name) for s in specs) + (len(f'.seed{man["seeds"][-1]}') if cfg.seeds > 1 else 0)
     for spec, d in zip(specs, man['runs']):
         for seed, key in zip(man['seeds'], repeat_keys(man)):
             name = spec.name if key is None else f'{spec.name}.seed{seed}'
-            w = max(len(s.name) for s in specs) + (len(f'.seed{seed}') if cfg.seeds > 1 else 0)
             if store.has(spec.name, key) and not force:
                 res[name] = store.load(spec.name, key)
                 log(f"{name:<{w}} already in {store.path}, not retrained (use --force to retrain)")

@@ -148,7 +148,7 @@ def pick_bs(n_train:int, # training images
 class _Probe(Callback):
     "Time `n` training steps after `warm` (fewer if the epoch ends first), then cancel the fit"
     order = 100
-    def __init__(self, warm:int=2, n:int=4): self.warm, self.n, self.i, self.t0, self.secs = warm, n, 0, None, None
+    def __init__(self, warm:int=2, n:int=4): self.warm, self.n, self.i, self.i0, self.t0, self.secs = warm, n, 0, 0, None, None
     def before_fit(self): _sync(self.dls.device); self.t0 = time.perf_counter()
     def after_batch(self):
         self.i += 1
@@ -157,7 +157,7 @@ class _Probe(Callback):
     def before_validate(self): self._done()
     def _done(self):
         _sync(self.dls.device)
-        self.secs = (time.perf_counter() - self.t0) / max(1, self.i - getattr(self, 'i0', 0))
+        self.secs = (time.perf_counter() - self.t0) / max(1, self.i - self.i0)
         raise CancelFitException
 
 def epoch_seconds(learn:Learner, warm:int=2, n:int=4)->float:
