@@ -10,7 +10,7 @@ __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_
            'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
-import ctypes, functools, math, platform, time
+import ctypes, functools, math, platform, tempfile, time
 from dataclasses import dataclass, asdict
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +19,11 @@ from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, ChannelsLast, ProgressCallback, CancelFitException, to_float,
                                total_params, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat)
-from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix)
+from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix,
+                             multilabel_confusion_matrix, roc_auc_score)
+from .core import PathfastError, Config, get_device, save_json, load_json  # first: it imports medmnist without creating ~/.medmnist
 from medmnist.evaluator import getAUC
-from .core import PathfastError, Config, get_device, save_json, load_json
-from .data import MedData, get_dls, aug_policy, batch_tfms
+from .data import MedData, MULTI_LABEL, get_dls, aug_policy, batch_tfms
 from .models import cnn_learner, backbone_learner, get_backbone, weights_source
 
 # %% ../nbs/03_train.ipynb #a16d02f9
@@ -264,8 +265,30 @@ class ResizeBatch(Callback):
             self.learn.xb = (F.interpolate(xb, size=(self.size, self.size), mode='bilinear', align_corners=False), *self.xb[1:])
 
 # %% ../nbs/03_train.ipynb #3ec23487
-def test_metrics(y:np.ndarray, probs:np.ndarray, classes:list, task:str)->dict:
-    "MedMNIST-comparable metrics, confusion matrix and per-class report from labels and class probabilities"
+def _auc(y:np.ndarray, score:np.ndarray)->float:
+    "ROC AUC of one class or label against the rest; NaN when the labels hold only one of the two"
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < len(y) else float('nan')
+
+def _per_class(classes:list, prf:tuple, aucs:list)->list:
+    return [dict(zip(('class', 'precision', 'recall', 'f1', 'support', 'auc'), (c, float(a), float(b), float(d), int(e), u)))
+            for c, a, b, d, e, u in zip(classes, *prf, aucs)]
+
+def _multi_label_metrics(y:np.ndarray, probs:np.ndarray, classes:list)->dict:
+    "`test_metrics` of a multi-label set: every label judged at threshold 0.5; AUC the mean of the labels' AUCs, as MedMNIST computes it for ChestMNIST"
+    y, pred = y.astype(int), (probs >= 0.5).astype(int)
+    p, r, f, _ = precision_recall_fscore_support(y, pred, average='macro', zero_division=0)
+    aucs = [_auc(y[:, i], probs[:, i]) for i in range(len(classes))]
+    bal = [balanced_accuracy_score(y[:, i], pred[:, i]) if 0 < y[:, i].sum() < len(y) else float('nan') for i in range(len(classes))]
+    return dict(metrics=dict(accuracy=float((pred == y).mean()), precision=float(p), recall=float(r), f1=float(f),
+                             balanced_accuracy=float(np.nanmean(bal)) if not np.isnan(bal).all() else float('nan'),
+                             auc=float(np.nanmean(aucs)) if not np.isnan(aucs).all() else float('nan')),
+                confusion_matrix=multilabel_confusion_matrix(y, pred).tolist(),
+                per_class=_per_class(classes, precision_recall_fscore_support(y, pred, zero_division=0), aucs))
+
+def test_metrics(y:np.ndarray, # labels: class indices (N,), or 0/1 rows (N, L) for a multi-label task
+                 probs:np.ndarray, classes:list, task:str)->dict:
+    "MedMNIST-comparable metrics, confusion matrix and per-class report (with one-vs-rest AUC) from labels and class probabilities"
+    if task == MULTI_LABEL: return _multi_label_metrics(y, probs, classes)
     pred = probs.argmax(1)
     labels = list(range(len(classes)))
     p, r, f, _ = precision_recall_fscore_support(y, pred, labels=labels, average='macro', zero_division=0)
@@ -275,8 +298,7 @@ def test_metrics(y:np.ndarray, probs:np.ndarray, classes:list, task:str)->dict:
     return dict(metrics=dict(accuracy=float(accuracy_score(y, pred)), precision=float(p), recall=float(r), f1=float(f),
                              balanced_accuracy=float(balanced_accuracy_score(y, pred)), auc=auc),
                 confusion_matrix=confusion_matrix(y, pred, labels=labels).tolist(),
-                per_class=[dict(zip(('class', 'precision', 'recall', 'f1', 'support'), (c, float(a), float(b), float(d), int(e))))
-                           for c, a, b, d, e in zip(classes, *pc)])
+                per_class=_per_class(classes, pc, [_auc((y == c).astype(int), probs[:, c]) for c in labels]))
 
 def _probs(learn:Learner, dl, tta:list|None=None):
     "Class probabilities and labels of `dl`, plainly or by `Learner.tta` with batch transforms `tta`, with no progress bar"
@@ -291,7 +313,7 @@ def evaluate(learn:Learner, dl, classes:list, task:str,
     t = time.perf_counter()
     probs, targs = _probs(learn, dl)
     secs = time.perf_counter() - t
-    y, probs = targs.numpy(), probs.float().numpy()
+    y, probs = targs.numpy().astype(np.int64), probs.float().numpy()  # class indices, or 0/1 label rows
     res = dict(test_metrics(y, probs, classes, task), inference_ips=len(targs) / secs, probs=probs, y=y)
     if tta is not None:
         tprobs = _probs(learn, dl, tta)[0].float().numpy()
@@ -341,15 +363,34 @@ class RunResult:
     options:dict|None=None # schedule, monitor, patience, label smoothing, TTA, augmentation policy
     plain_metrics:dict|None=None # with TTA: the metrics without it (`metrics` are TTA's)
     test_probs:list|None=None; test_labels:list|None=None # every test image's class probabilities (rounded to 5 decimals) and label
+    saliency:dict|None=None # Grad-CAM maps of a fixed sample of test images (`pathfast.saliency`)
+    model_file:dict|None=None # the tested weights saved beside the run's JSON: file name, bytes, SHA-256 (`pathfast.export`)
     def save(self, path): return save_json(asdict(self), path)
     @classmethod
     def load(cls, path):
         d = load_json(path)
-        try: return cls(**d)
+        try: r = cls(**d)
         except TypeError as e: raise PathfastError(f"{path} is not a pathfast run result ({e})") from None
+        if (bad := _bad_fields(r)): raise PathfastError(f"{path} is not a pathfast run result ({bad})")
+        return r
+
+def _num(v)->bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+def _bad_fields(r:RunResult)->str|None:
+    "What is wrong with a loaded run's fields (the report and a resume read them), or None"
+    if not isinstance(r.metrics, dict) or not all(_num(r.metrics.get(k)) for k in ('accuracy', 'auc', 'f1')):
+        return "'metrics' must map accuracy, auc and f1 to numbers"
+    if not isinstance(r.valid_metrics, dict): return "'valid_metrics' must be an object"
+    if not isinstance(r.history, list) or not all(isinstance(h, dict) and _num(h.get('valid_loss')) for h in r.history) or not r.history:
+        return "'history' must be a non-empty list of epochs"
+    if not isinstance(r.confusion_matrix, list) or not all(isinstance(row, list) for row in r.confusion_matrix):
+        return "'confusion_matrix' must be a list of rows"
+    if not all(_num(getattr(r, k)) for k in ('train_seconds', 'epochs', 'seconds_per_epoch', 'inference_ips')):
+        return "timings must be numbers"
 
 def make_learner(spec:RunSpec, dls, cfg:Config)->Learner:
     "The `Learner` for `spec`'s model on `dls`, with label smoothing if `cfg` asks for it"
+    if cfg.label_smoothing and dls.train_ds.multi_label: raise PathfastError("--label-smoothing applies to single-label data; this set is multi-label")
     kw = dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=cfg.label_smoothing)) if cfg.label_smoothing else {}
     if spec.model == 'cnn': return cnn_learner(dls, **kw)
     return backbone_learner(dls, spec.model, pretrained=spec.pretrained, weights=cfg.weights if spec.pretrained else None, **kw)
@@ -370,7 +411,8 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
               spec:RunSpec, # which model, pretrained or not, with or without augmentation
               cfg:Config, # the experiment's settings
               cbs:list|None=None, # extra fastai callbacks for the learner
-              seed:int|None=None # this repeat's seed (default `cfg.seed`)
+              seed:int|None=None, # this repeat's seed (default `cfg.seed`)
+              after:list|None=None # functions `f(learn, dls, result)` called last, with the tested weights in `learn.model`; they may fill `result`'s fields
              )->RunResult:
     "Train and evaluate one run of the grid: the budget's epochs, the best epoch's weights tested"
     from fastai.torch_core import set_seed
@@ -385,8 +427,10 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     learn.add_cbs([hist, *([ResizeBatch(size)] if size != data.size else []), *speed_cbs(device, precision, cfg.channels_last), *(cbs or [])])
     lr = cfg.lr_cnn if spec.model == 'cnn' else cfg.lr_backbone
     suggestion = None
-    if cfg.lr_find:
-        with learn.removed_cbs(hist): suggestion = lr = float(learn.lr_find(show_plot=False).valley)
+    if cfg.lr_find:  # fastai's lr_find saves and reloads the weights under `learn.path`: a temporary folder, not ./models
+        with learn.removed_cbs(hist), tempfile.TemporaryDirectory() as tmp:
+            learn.path = Path(tmp)
+            suggestion = lr = float(learn.lr_find(show_plot=False).valley)
     secs = None
     if cfg.epochs is None and cfg.budget_minutes:
         with learn.removed_cbs(hist): secs = epoch_seconds(learn)
@@ -405,7 +449,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     with learn.removed_cbs(hist): ev = evaluate(learn, dls[2], data.classes, data.task, tta)
     main = ev.get('tta', ev)
     b, d = hist.rows[(best_epoch or len(hist.rows)) - 1], describe(spec, cfg)
-    return RunResult(run=d['name'], model=spec.model, arch=d['arch'], source=d['source'], pretrained=spec.pretrained,
+    r = RunResult(run=d['name'], model=spec.model, arch=d['arch'], source=d['source'], pretrained=spec.pretrained,
                      weights=d['weights'], augment=spec.augment, input_size=size,
                      metrics=main['metrics'], valid_metrics=dict(accuracy=b['accuracy'], loss=b['valid_loss']),
                      train_seconds=secs, epochs=len(hist.rows), seconds_per_epoch=secs / len(hist.rows),
@@ -415,3 +459,5 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
                      seed=seed, bs=bs, budget=plan, best_epoch=best_epoch, stopped=stopped, options=opts,
                      plain_metrics=ev['metrics'] if tta is not None else None,
                      test_probs=np.round(main['probs'], 5).tolist(), test_labels=ev['y'].tolist())
+    for f in after or []: f(learn, dls, r)
+    return r

@@ -14,7 +14,7 @@ FAST = ['--dataset', 'pneumoniamnist', '--size', '28', '--epochs', '1', '--subse
 def offline_env(tmp: Path)->dict:
     "The environment for a CLI run: no reachable network, an empty torch hub cache, unbuffered output"
     return dict(os.environ, HTTP_PROXY='http://127.0.0.1:9', HTTPS_PROXY='http://127.0.0.1:9', http_proxy='http://127.0.0.1:9',
-                https_proxy='http://127.0.0.1:9', TORCH_HOME=str(tmp/'torch-home'), PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
+                https_proxy='http://127.0.0.1:9', TORCH_HOME=str(tmp/'torch-home'), PATHFAST_CACHE=str(tmp/'cache'), PYTHONUNBUFFERED='1', PYTHONWARNINGS='ignore')
 
 def run_cli(*args, tmp: Path, timeout=600)->subprocess.CompletedProcess:
     "Run the installed `pathfast-report` console script in `tmp`"
