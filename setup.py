@@ -27,7 +27,8 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = shlex.split(cfg.get('dev_requirements') or '')
-extras = {k: shlex.split(cfg.get(f'{k}_requirements') or '') for k in ('offline', 'timm')}
+# every `<name>_requirements` line of settings.ini is the extra pathfast[<name>]: offline, timm, onnx, track, ...
+extras = {k[:-len('_requirements')]: shlex.split(v or '') for k, v in cfg.items() if k.endswith('_requirements') and k not in ('dev_requirements', 'pip_requirements')}
 
 # templates/ sits at the top level (the layout the user asked for) and ships inside the wheel as `pathfast.templates`;
 # pathfast/demo/ holds the `--demo` data set (PneumoniaMNIST 28 px, CC BY 4.0), data files of the pathfast package
@@ -46,7 +47,7 @@ setuptools.setup(
     package_data = {f'{lib}.templates': ['*.j2'], lib: ['demo/*.npz', 'demo/*.md']},
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ **extras, 'dev': dev_requirements + extras['offline'] + extras['timm'] },  # tests use both
+    extras_require={ **extras, 'dev': dev_requirements + [r for v in extras.values() for r in v] },  # the tests use every extra
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
