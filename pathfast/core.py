@@ -224,7 +224,8 @@ def hardware(device:torch.device|str|None=None)->dict:
     d = get_device(device) if not isinstance(device, torch.device) else device
     gpu = torch.cuda.get_device_name(d) if d.type == 'cuda' else None
     return dict(device=str(d), cpu=cpu, cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
-                gpu=gpu, platform=platform.platform())
+                gpu=gpu, platform=platform.platform(),
+                load=[round(x, 2) for x in os.getloadavg()] if hasattr(os, 'getloadavg') else None)  # 1, 5, 15 min: other work on the machine skews timings
 
 # %% ../nbs/00_core.ipynb #238bca52
 @contextmanager

@@ -21,6 +21,7 @@ from .data import MedData, get_dls, aug_policy, NORM
 from .models import ADAMW, OPTIMIZER, check_weights, get_backbone
 from .train import RunSpec, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
+from .saliency import gradcam_sample
 
 # %% ../nbs/04_experiment.ipynb #4cdbbde9
 STORE_VERSION = 3
@@ -249,6 +250,11 @@ def _exporter(path:Path, data:MedData, cfg:Config):
     def save(learn, dls, r): r.model_file = save_weights(learn.model, path, model_info(r.model, data, r.input_size, r.precision, cfg.channels_last))
     return save
 
+def _saliency(data:MedData):
+    "A `train_run` hook that draws Grad-CAM maps of a fixed sample of test images into the run's `saliency` (`pathfast.saliency`)"
+    def cam(learn, dls, r): r.saliency = gradcam_sample(learn, dls[2], data.classes, data.task, probs=r.test_probs, size=r.input_size)
+    return cam
+
 def _track_config(man:dict, d:dict, seed:int)->dict:
     "What a tracker records of a run: its spec and seed, the data, the store's settings"
     ds = man['dataset']
@@ -283,7 +289,7 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
                 continue
             how = 'fine-tuned from ' + d['weights'] if spec.pretrained else 'from random weights'
             log(f"{name:<{w}} training {d['arch']} {how}, augmentation {'on' if spec.augment else 'off'}, seed {seed}")
-            after = [_exporter(store.weights_path(spec.name, key), data, cfg)] if export else []
+            after = [_saliency(data), *([_exporter(store.weights_path(spec.name, key), data, cfg)] if export else [])]
             with tracking(track, store.path, name, _track_config(man, d, seed)) if track else nullcontext() as t:
                 res[name] = r = train_run(data, spec, cfg, seed=seed, cbs=[TrackEpochs(t)] if t else None, after=after)
                 store.save(r, key)

@@ -3,17 +3,23 @@
 Not part of the library: `tests/` and the notebooks import it (`sys.path` has `tests/` under pytest; the notebooks add it).
 The store is written as training writes it: the settings are a real `Config`, the batch size, epoch plan and augmentation
 policy come from `pick_bs`, `plan_epochs` and `aug_policy`, each run is a `RunResult` saved by a `Store`, and its metrics,
-confusion matrix and per-class report are `test_metrics` of the test probabilities it records.
+confusion matrix and per-class report are `test_metrics` of the test probabilities it records (for a multi-label task,
+`multilabel_metrics`, training's definitions for that task), and its Grad-CAM sample has the form `pathfast.saliency`
+gives it, with the images it would pick. `flip` makes a run that answers some test images differently, for tests of the
+paired comparisons.
 """
 import io, math
 from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
+from sklearn.metrics import (precision_recall_fscore_support, roc_auc_score, balanced_accuracy_score, multilabel_confusion_matrix)
 from pathfast.core import Config, atomic_write, save_json
-from pathfast.data import aug_policy, NORM
+from pathfast.data import aug_policy, NORM, MULTI_LABEL
+from pathfast.models import PathCNN
 from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics
-from pathfast.experiment import STORE_VERSION, Store, repeat_keys, seeds as seed_list
-from pathfast.report import _lbl
+from pathfast.experiment import STORE_VERSION, Store, repeat_keys, seeds as seed_list, describe_model
+from pathfast.runs import lbl
+from pathfast.saliency import pick_sample, encode
 
 def _split_counts(total:int, w)->list:
     "`total` split into integers proportional to `w` (largest remainder)"
@@ -31,6 +37,8 @@ _WEIGHTS = {'torchvision': 'ImageNet (torchvision IMAGENET1K_V1, torch hub cache
 
 def _fake_model(key:str)->tuple:
     return _FAKE.get(key) or (key.split('/')[-1], 'timm' if key.startswith('timm/') else 'torchvision', 5_000_000, .86, 30., 2000.)
+
+def _params(key:str, k:int)->int: return describe_model('cnn', PathCNN(k))['params'] if key == 'cnn' else _fake_model(key)[2]
 
 def _items(x)->list: return x.split(',') if isinstance(x, str) else list(x)
 
@@ -65,6 +73,49 @@ def _probs(rng, y, acc, z, wrong)->np.ndarray:
     p[np.arange(k)[None] != pred[:, None]] = (rng.dirichlet(np.ones(k - 1), len(y)) * (1 - conf)[:, None]).ravel()
     return p
 
+def _ml_probs(y, acc, z)->np.ndarray:
+    "Probabilities of 0/1 labels `y` right for about a fraction `acc[l]` of the images on label `l` (those with the highest `z`)"
+    shift = -np.array([np.quantile(z[:, l], 1 - a) for l, a in enumerate(acc)])  # z + shift > 0 on a fraction acc of the images
+    return 1 / (1 + np.exp(-2.5 * (z + shift) * (2 * y - 1)))
+
+def multilabel_metrics(y:np.ndarray, probs:np.ndarray, classes:list)->dict:
+    "What training records for a multi-label task: metrics over labels at probability 0.5, per-label confusion matrices and rows"
+    pred = (probs > .5).astype(int)
+    p, r, f, _ = precision_recall_fscore_support(y, pred, average='macro', zero_division=0)
+    pc = precision_recall_fscore_support(y, pred, average=None, zero_division=0)
+    aucs = [roc_auc_score(y[:, l], probs[:, l]) for l in range(y.shape[1])]
+    return dict(metrics=dict(accuracy=float((pred == y).mean()), precision=float(p), recall=float(r), f1=float(f),
+                             balanced_accuracy=float(np.mean([balanced_accuracy_score(y[:, l], pred[:, l]) for l in range(y.shape[1])])),
+                             auc=float(np.mean(aucs))),
+                confusion_matrix=multilabel_confusion_matrix(y, pred).tolist(),
+                per_class=[dict(zip(('class', 'precision', 'recall', 'f1', 'support', 'auc'), (c, float(a), float(b), float(d), int(e), float(u))))
+                           for c, a, b, d, e, u in zip(classes, *pc, aucs)])
+
+def _metrics(y, probs, classes, task)->dict: return multilabel_metrics(y, probs, classes) if task == MULTI_LABEL else test_metrics(y, probs, classes, task)
+
+def _tile(i:int, size:int=28)->np.ndarray:
+    "A smooth grey test image, the same for test index `i` in every run"
+    r = np.random.default_rng(i)
+    return (np.kron(r.random((7, 7)), np.ones((size // 7 + 1,) * 2))[:size, :size] * 200 + r.normal(20, 8, (size, size))).clip(0, 255).astype(np.uint8)
+
+def _fake_saliency(y, probs, classes, task, seed:int, size:int=28)->dict:
+    "What `pathfast.saliency.gradcam_sample` returns, with smooth grey images and a blob of heat on each"
+    picks = pick_sample(y, probs, task, n_per_class=2, n_mistakes=8, seed=0)
+    yy, xx = np.mgrid[:size, :size]
+    def blob(p):
+        cy, cx = np.random.default_rng([seed, p['index'], p['target']]).uniform(4, size - 4, 2)
+        return (255 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (size / 6) ** 2))).astype(np.uint8)
+    items = [dict(p, image=encode(_tile(p['index'], size)), cam=encode(blob(p))) for p in picks]
+    return dict(method='Grad-CAM', layer='7', feature_map=[size // 4] * 2, input_size=size, image_size=size, thumb_size=size,
+                classes=list(classes), task=task, seed=0, n_per_class=2, items=items)
+
+def flip(run:dict, idx, classes:list, task:str='binary-class')->dict:
+    "A copy of single-label `run` whose predictions for test images `idx` move to the next class, its metrics recomputed"
+    p = np.array(run['test_probs'], float)
+    p[idx] = np.roll(p[idx], 1, axis=1)
+    res = test_metrics(np.array(run['test_labels']), p, classes, task)
+    return dict(run, test_probs=p.tolist(), metrics=res['metrics'], confusion_matrix=res['confusion_matrix'], per_class=res['per_class'])
+
 def _stop(hist:list, monitor:str, patience:int, start:int)->int:
     "The epochs trained when fastai's early stopping watches the fit that begins after epoch `start`"
     best, wait, sign = -math.inf, 0, -1 if monitor == 'valid_loss' else 1
@@ -85,17 +136,19 @@ def _history(rng, phases:list, val_acc:float)->list:
 
 def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, bs:tuple, shared:dict, seed:int)->RunResult:
     "One repeat of a run, as `train_run` returns it; `shared` holds what its repeats share (per-class accuracy, easy images, typical errors)"
-    *_, params, acc, spe, ips = _fake_model(spec['model'])
+    *_, acc, spe, ips = _fake_model(spec['model'])
+    params = _params(spec['model'], len(classes))
     spe *= (1.15 if spec['augment'] else 1.) * float(rng.uniform(.95, 1.05))
     probe = spe * float(rng.uniform(.97, 1.03))
     plan = dict(plan_epochs(shared['n_train'] // bs[0], cfg, probe if cfg.epochs is None and cfg.budget_minutes else None),
                 bs=bs[0], bs_why=bs[1])
     tta = cfg.tta and spec['augment']
-    draw = lambda gain, noise: _probs(rng, y, np.clip(shared['acc'] + gain + rng.normal(0, .012, len(classes)), .3, .995),
-                                      shared['easy'] + noise * rng.normal(size=len(y)), shared['wrong'])
+    def draw(gain, noise):
+        acc, z = np.clip(shared['acc'] + gain + rng.normal(0, .012, len(classes)), .3, .995), shared['easy'] + noise * rng.normal(size=y.shape)
+        return _ml_probs(y, acc, z) if task == MULTI_LABEL else _probs(rng, y, acc, z, shared['wrong'])
     plain = draw(0., .5)
     main = draw(.006, .45) if tta else plain
-    res = test_metrics(y, main, classes, task)
+    res = _metrics(y, main, classes, task)
     if spec['pretrained']:  # as training fine-tunes: frozen head phase, then unfrozen at half the rate with discriminative LRs
         fz, lr = min(cfg.freeze_epochs, plan['epochs'] - 1), cfg.lr_backbone
         phases = ['frozen'] * fz + ['unfrozen'] * (plan['epochs'] - fz)
@@ -117,25 +170,23 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
                      stopped='early' if len(hist) < plan['epochs'] else None,
                      options=dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
                                   tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy)),
-                     plain_metrics=test_metrics(y, plain, classes, task)['metrics'] if tta else None,
-                     test_probs=np.round(main, 5).tolist(), test_labels=y.tolist())
+                     plain_metrics=_metrics(y, plain, classes, task)['metrics'] if tta else None,
+                     test_probs=np.round(main, 5).tolist(), test_labels=y.tolist(),
+                     saliency=_fake_saliency(y, plain, classes, task, seed, shared['size']) if shared['saliency'] else None)
 
-def _shared(rng, spec:dict, y:np.ndarray, k:int, n_train:int)->dict:
+def _shared(rng, spec:dict, y:np.ndarray, k:int, n_train:int, size:int, saliency:bool=True)->dict:
     "What the repeats of a run share: each class's accuracy, which images are easy, and what each is mistaken for"
     acc = _fake_model(spec['model'])[3] + .03 * spec['augment'] - .06 * (spec['model'] != 'cnn' and not spec['pretrained'])
     wrong = y.copy()
-    for c in range(k):
-        others, i = [j for j in range(k) if j != c], np.flatnonzero(y == c)
-        if others: wrong[i] = rng.choice(others, len(i), p=rng.dirichlet(np.full(k - 1, .7)))
-    return dict(acc=np.clip(acc + rng.normal(0, .06, k), .3, .99), easy=rng.normal(size=len(y)), wrong=wrong, n_train=n_train)
+    if y.ndim == 1:
+        for c in range(k):
+            others, i = [j for j in range(k) if j != c], np.flatnonzero(y == c)
+            if others: wrong[i] = rng.choice(others, len(i), p=rng.dirichlet(np.full(k - 1, .7)))
+    return dict(acc=np.clip(acc + rng.normal(0, .06, k), .3, .99), easy=rng.normal(size=y.shape), wrong=wrong, n_train=n_train, size=size, saliency=saliency)
 
 def _fake_summary(spec:dict, k:int)->str:
     "A model summary like training's: PathCNN's layers, or a backbone's body and fastai head"
-    if spec['model'] == 'cnn':
-        return '\n'.join(['PathCNN (Input shape: 128 x 3 x 28 x 28)', '=' * 58, 'Layer (type)          Output Shape         Param #',
-                          'ConvLayer             128 x 32 x 28 x 28   928', 'ResBlock              128 x 64 x 14 x 14   55,680',
-                          'ResBlock              128 x 128 x 7 x 7    221,952', 'ResBlock              128 x 256 x 4 x 4    886,272',
-                          'AdaptiveConcatPool2d  128 x 512            0', f'Linear                128 x {k}'.ljust(42) + f'{512 * k + k:,}'])
+    if spec['model'] == 'cnn': return describe_model('cnn', PathCNN(k))['summary']  # the real one: building it takes no time
     params = _fake_model(spec['model'])[2]
     return '\n'.join([f"Sequential ({spec['arch']} body from {spec['source']} + fastai head)",
                       f"body: {spec['arch']} without its classifier".ljust(62) + f"{params - 528_384:,}",
@@ -148,7 +199,7 @@ def _fake_batch(rng, classes:list)->bytes:
     for i, ax in enumerate(fig.subplots(2, 4).flat):
         tile = np.kron(rng.random((7, 7)), np.ones((4, 4))) + rng.normal(0, .08, (28, 28))
         ax.imshow(tile, cmap='gray'); ax.set_axis_off()
-        ax.set_title(_lbl(classes[i % len(classes)]), fontsize=9)
+        ax.set_title(lbl(classes[i % len(classes)]), fontsize=9)
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=90, metadata={'Software': None})
     return buf.getvalue()
@@ -169,6 +220,9 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
                preset:str='cpu', # the preset name recorded in the manifest
                batch:bool=True, # write `batch.png`
                seed:int=0, # the fake's random seed (the runs' seeds are `Config.seed`, `+1`, ...)
+               class_weights=None, # each class's share of every split (default: drawn at random around equal shares)
+               task:str|None=None, # MedMNIST's task; default 'binary-class' for two classes, else 'multi-class'; or 'multi-label, binary-class'
+               saliency:bool=True, # give every run the Grad-CAM sample training keeps (`RunResult.saliency`)
                **kw # training settings, as `Config` takes them: seeds=3, tta=True, patience=3, schedule='plateau', epochs=8, ...
               )->Path:
     "Write a realistic results store following the store contract, for tests and examples (no training)"
@@ -176,15 +230,16 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
     specs = fake_specs(size=size) if specs is None else list(specs)
     runs = {s['name'] for s in specs} if runs is None else set(runs)
     n_samples = n_samples or dict(train=4708, val=524, test=624)
-    w = rng.dirichlet(np.full(len(classes), 4.))
-    counts = {s: _split_counts(n, w) for s, n in n_samples.items()}
+    task = task or ('binary-class' if len(classes) == 2 else 'multi-class')
+    w = rng.dirichlet(np.full(len(classes), 4.)) if class_weights is None else np.asarray(class_weights, float)
+    prev = rng.uniform(.08, .4, len(classes))  # multi-label: each label's frequency
+    counts = {s: [int(round(n * q)) for q in prev] if task == MULTI_LABEL else _split_counts(n, w) for s, n in n_samples.items()}
     backbones = [s for s in specs if s['model'] != 'cnn']
     cfg = Config(**dict(dict(dataset=flag, size=size, device='cpu', precision='fp32', budget_minutes=5., subset=10000 if preset == 'cpu' else None,
                              models=list(dict.fromkeys(s['model'] + ('' if s['pretrained'] or s['model'] == 'cnn' else ':scratch') for s in specs)) or ['cnn'],
                              aug=list(dict.fromkeys('on' if s['augment'] else 'off' for s in specs)) or ['off'],
                              resize=next((s['input_size'] for s in backbones if s['input_size'] != size), None),
                              pretrained=any(s['pretrained'] for s in backbones) or not backbones), **kw))
-    task = 'binary-class' if len(classes) == 2 else 'multi-class'
     bs = pick_bs(n_samples['train'], cfg.bs)
     manifest = {'pathfast_store': STORE_VERSION, 'created': '2026-11-22T18:00:00',
         'dataset': dict(flag=flag, name=flag.replace('mnist', '').capitalize() + 'MNIST', size=size, classes=classes,
@@ -193,16 +248,20 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
         'preset': dict(name=preset, description=_description(preset, cfg)),
         'config': dict(cfg.asdict(), opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01), 'runs': specs,
         'seeds': seed_list(cfg), 'batch': dict(zip(('bs', 'why'), bs)), 'augmentations': aug_policy(flag, cfg.aug_policy), 'normalization': NORM,
-        'models': {s['model']: dict(name=s['arch'], params=_fake_model(s['model'])[2], summary=_fake_summary(s, len(classes)),
+        'models': {s['model']: dict(name=s['arch'], params=_params(s['model'], len(classes)), summary=_fake_summary(s, len(classes)),
                                     source=s['source']) for s in specs},
         'versions': {'python': '3.11.7', 'pathfast': '0.1.0', 'torch': '2.5.1', 'torchvision': '0.20.1', 'fastai': '2.8.7',
                      'fastcore': '1.14.5', 'medmnist': '3.0.2', 'numpy': '2.1.3', 'scikit-learn': '1.6.1'},
         'hardware': dict(device='cpu', cpu='Intel(R) Xeon(R) CPU @ 2.20GHz', cpu_cores=2, torch_threads=2, gpu=None,
                          platform='Linux-6.1.0-x86_64-with-glibc2.36')}
     save_json(manifest, d/'manifest.json')
-    y, store = np.repeat(np.arange(len(classes)), counts['test']), Store(d)
+    if task == MULTI_LABEL:  # every label on exactly its count of test images
+        y = np.zeros((n_samples['test'], len(classes)), int)
+        for l, c in enumerate(counts['test']): y[rng.choice(n_samples['test'], c, replace=False), l] = 1
+    else: y = np.repeat(np.arange(len(classes)), counts['test'])
+    store = Store(d)
     for s in specs:
-        shared = _shared(rng, s, y, len(classes), n_samples['train'])
+        shared = _shared(rng, s, y, len(classes), n_samples['train'], size, saliency)
         for sd, key in zip(manifest['seeds'], repeat_keys(manifest)):
             if s['name'] in runs: store.save(_fake_run(rng, s, y, classes, cfg, task, bs, shared, sd), key)
     if batch: atomic_write(d/'batch.png', _fake_batch(rng, classes))

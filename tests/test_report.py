@@ -1,4 +1,4 @@
-"The rendered report for grids of any size, read back as HTML and checked in a real browser: Debian's headless chromium screenshots it and dumps its DOM."
+"The rendered report for grids of any size, read back as HTML and checked in a real browser: Debian's headless chromium screenshots it, prints it and dumps its DOM."
 import json, re, shutil, subprocess
 from html import unescape
 from html.parser import HTMLParser
@@ -6,8 +6,11 @@ from pathlib import Path
 import numpy as np, pytest
 from PIL import Image
 from pathfast.core import PathfastError
-from pathfast.report import PALETTE, load_store, model_label, plot_curves, render_report
-from fakes import fake_specs, fake_store
+from pathfast.runs import PALETTE, model_label, run_label
+from pathfast.figures import plot_curves
+from pathfast.report import load_store, render_report
+from pathfast.stats import intervals, comparisons
+from fakes import fake_specs, fake_store, flip
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 browser = pytest.mark.skipif(CHROMIUM is None, reason='needs chromium (apt-get install chromium)')
@@ -38,6 +41,9 @@ def table_runs(html:str, cls:str)->list:
     body = re.search(rf'<table class="{cls}">(.*?)</table>', html, re.S)[1].split('class="published"')[0]
     return re.findall(r'<tr(?! class="ensemble")[^>]*>\s*<th scope="row"[^>]*>(?:<span class="sw"[^>]*></span>)?([\w-]+)', body)
 def images(html:str)->list: return re.findall(r'<img[^>]+src="(data:image/png;base64,[^"]+)"', html)
+def n_images(runs:int, aug_pairs:bool=True)->int:
+    "Images of a report whose runs all finished: batch, 8 figures (7 without an augmentation pair), mistakes, a Grad-CAM per run"
+    return 1 + 7 + aug_pairs + 1 + runs
 
 @pytest.fixture(scope='module')
 def eight(tmp_path_factory)->dict:
@@ -55,20 +61,24 @@ def dom(eight)->str:
 def test_every_run_in_every_table_and_figure(eight):
     html, names = eight['html'], [s['name'] for s in eight['specs']]
     assert len(names) == 8
-    for cls in ('runs', 'schedules', 'results', 'per-class'): assert table_runs(html, cls) == names, cls
-    assert len(images(html)) == 7  # the batch and six figures, the augmentation figure included
+    for cls in ('runs', 'schedules', 'results', 'per-class', 'cost'): assert table_runs(html, cls) == names, cls
+    assert len(images(html)) == n_images(8)
     assert '8 of 8 runs' in html
 
 def test_discussion_compares_from_the_specs(eight):
     disc, specs = text(section(eight['html'], 'discussion')), eight['specs']
     for p in (s for s in specs if s['pretrained']):  # each fine-tuned run against the custom CNN, and its own model from scratch
-        lead = f"{'With' if p['augment'] else 'Without'} augmentation, the {model_label(p)} reached"
+        lead = f"{'With' if p['augment'] else 'Without'} augmentation, fine-tuned against trained from scratch: {p['name']}"
         assert disc.count(lead) == (2 if p['model'] == 'efficientnet_lite0' else 1), p['name']
-    assert disc.count('for the same network trained from scratch') == 2  # the EfficientNet-Lite0 twins
+    for s in specs:  # each run named in full once, then by its name
+        assert disc.count(f"{s['name']} ({run_label(s)})") == 1, s['name']
     groups = {(s['model'], s['pretrained']): s for s in specs}
     assert len(groups) == 4
-    for s in groups.values(): assert f"the test accuracy of the {model_label(s)}: " in disc, s['name']
+    for s in groups.values():
+        assert f"With against without augmentation, {model_label(s)}: " in disc, s['name']
+    assert 'two networks trained from scratch' in disc  # EfficientNet-Lite0 from scratch against the PathCNN
     assert 'cannot speak to transfer learning' not in disc
+    assert len(re.findall(r'<tr class="comparison', eight['html'])) == 6 + 2 + 4
 
 def test_no_pretrained_store_never_says_fine_tuned(tmp_path):
     store = fake_store(tmp_path/'results', fake_specs('cnn,resnet18:scratch'))
@@ -83,24 +93,29 @@ def test_no_pretrained_store_never_says_fine_tuned(tmp_path):
 def test_one_run_and_twelve_runs(tmp_path):
     one = render_report(fake_store(tmp_path/'one', fake_specs('resnet18', 'on')), tmp_path/'one.html').read_text()
     assert table_runs(one, 'results') == ['resnet18-aug'] and '1 of 1 run ·' in one
-    assert len(images(one)) == 6 and 'nothing to compare' in one  # no augmentation pair: a note instead of that figure
+    assert len(images(one)) == n_images(1, aug_pairs=False) and 'nothing to compare' in one  # a note instead of that figure
     specs = fake_specs('cnn,resnet18,mobilenet_v3_large,efficientnet_lite0,timm/convnext_atto,resnet18:scratch')
     big = render_report(fake_store(tmp_path/'twelve', specs), tmp_path/'twelve.html').read_text()
     assert table_runs(big, 'results') == [s['name'] for s in specs] and len(specs) == 12
     colors = re.findall(r'<span class="sw" style="background: (#[0-9a-f]{6})"></span>', re.search(r'<table class="results">(.*?)</table>', big, re.S)[1])
     assert len(colors) == 12 and len(set(colors)) == 12 and colors[:2] == list(PALETTE[0])
-    assert len(images(big)) == 7
+    assert len(images(big)) == n_images(12)
 
 def test_store_with_missing_runs(tmp_path):
     store = fake_store(tmp_path/'results', fake_specs(EIGHT), runs=['cnn-noaug', 'resnet18-aug', 'efficientnet_lite0-aug'], batch=False)
     html = render_report(store, tmp_path/'partial.html').read_text()
-    assert html.count('<tr class="missing">') == 5 * 4  # five runs missing from the runs, schedules, results and per-class tables
+    assert html.count('<tr class="missing">') == 5 * 5  # five runs missing from the runs, schedules, results, per-class and cost tables
     assert 'Not in the results store: cnn-aug, resnet18-noaug, efficientnet_lite0-noaug, efficientnet_lite0-scratch-noaug, ' \
            'efficientnet_lite0-scratch-aug.' in html
     disc = text(section(html, 'discussion'))
     assert disc.startswith(' Discussion 5 of the 8 runs of the grid are not in the results store')
-    assert 'the fine-tuned EfficientNet-Lite0 is not compared with the EfficientNet-Lite0 trained from scratch: ' \
-           'efficientnet_lite0-scratch-aug missing.' in disc
+    assert 'efficientnet_lite0-aug (fine-tuned EfficientNet-Lite0, with augmentation) and efficientnet_lite0-scratch-aug ' \
+           '(EfficientNet-Lite0 trained from scratch, with augmentation) are not compared: efficientnet_lite0-scratch-aug is not in the ' \
+           'results store.' in disc
+    for s in store_specs_missing(html): assert f'{s} is not in the results store.' in text(html)  # its Grad-CAM figure: a note
+    assert len(images(html)) == 1 + 8 + 1 + 3 - 1  # no batch; 8 figures, mistakes and 3 Grad-CAM
+
+def store_specs_missing(html:str)->list: return re.search(r'Not in the results store: (.*?)\.<', html)[1].split(', ')
 
 @pytest.mark.parametrize('version', [1, 2])
 def test_older_store_is_refused_in_one_line(tmp_path, version):
@@ -119,6 +134,28 @@ def test_run_file_with_bad_new_fields_is_refused_in_one_line(tmp_path):
     with pytest.raises(PathfastError) as e: render_report(store, tmp_path/'r.html')
     assert str(e.value).startswith(f'{path} has test probabilities of shape (3, 2)') and '\n' not in str(e.value)
     assert not (tmp_path/'r.html').exists()
+
+@pytest.mark.parametrize('change', [dict(metrics={}), dict(metrics=None), dict(metrics='accurate'), dict(history='long'),
+                                    dict(confusion_matrix='[[1, 2], [3, 4]]'), dict(best_epoch='last'), dict(saliency={'items': 'none'})])
+def test_invalid_run_json_is_one_line(tmp_path, change):
+    "A hand-edited run file (issue 16 §3): one PathfastError line naming the file, no traceback, no report"
+    store = fake_store(tmp_path/'results')
+    path = store/'runs'/'cnn-aug.json'
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), **change)))
+    with pytest.raises(PathfastError) as e: render_report(store, tmp_path/'r.html')
+    assert str(e.value).startswith(str(path)) and 're-run that run' in str(e.value) and '\n' not in str(e.value)
+    assert not (tmp_path/'r.html').exists()
+
+def test_close_runs_are_not_significant(tmp_path):
+    "0.3 points apart on PneumoniaMNIST's 624 test images: the Discussion says no significant difference, with McNemar's p"
+    store = fake_store(tmp_path/'results', fake_specs('cnn', 'off,on'))
+    a = json.loads((store/'runs'/'cnn-noaug.json').read_text())
+    right = np.flatnonzero(np.argmax(a['test_probs'], 1) == np.array(a['test_labels']))
+    (store/'runs'/'cnn-aug.json').write_text(json.dumps(flip(a, right[:2], ['normal', 'pneumonia'])))
+    disc = text(section(render_report(store, tmp_path/'r.html').read_text(), 'discussion'))
+    assert 'test accuracy: no significant difference (-0.3 points [' in disc and 'McNemar exact p = 0.50' in disc
+    assert 'better' not in disc and 'significantly more accurate' not in disc
+    assert 'no significant difference in test accuracy (p = 0.50): on 624 test images these runs cannot be told apart' in disc
 
 @pytest.fixture(scope='module')
 def three(tmp_path_factory)->dict:
@@ -143,21 +180,21 @@ def test_three_seeds_mean_sd_and_ensemble(three):
         r = row(html, name)
         assert '· 3 seeds</span>' in r
         for k in ('accuracy', 'auc', 'f1'):
-            xs = [x['metrics'][k] for x in reps]
-            assert f'{np.mean(xs):.3f} <span class="under">± {np.std(xs, ddof=1):.3f}</span>' in r, (name, k)
+            xs, ci = [x['metrics'][k] for x in reps], intervals(load_store(three['store']), name)[k]
+            assert (f'{np.mean(xs):.3f} <span class="ci">[{ci[0]:.3f}, {ci[1]:.3f}]</span> <span class="ci">± {np.std(xs, ddof=1):.3f}</span>'
+                    in r), (name, k)
         probs, y = np.mean([x['test_probs'] for x in reps], 0), np.array(reps[0]['test_labels'])
         ens = re.search(r'<tr class="ensemble">(.*?)</tr>', r, re.S)[1]
         assert re.findall(r'<td class="num">([^<]*)</td>', ens)[1] == f'{np.mean(probs.argmax(1) == y):.3f}', name
         assert 'of the 3 seeds' in ens
     disc = text(section(html, 'discussion'))
-    m = {n: [x['metrics']['accuracy'] for x in reps] for n, reps in three['seeds'].items()}
-    pm = lambda xs: f'{100 * np.mean(xs):.1f}% ± {100 * np.std(xs, ddof=1):.1f}%'
-    assert f"{pm(m['cnn-noaug'])} without, {pm(m['cnn-aug'])} with" in disc
-    assert 'seed-to-seed spread' in disc and 'The 12 finished trainings (4 runs over 3 seeds)' in disc
+    m = {n: np.mean([x['metrics']['accuracy'] for x in reps]) for n, reps in three['seeds'].items()}
+    assert f"cnn-aug reached {100 * m['cnn-aug']:.1f}% [" in disc and f"cnn-noaug {100 * m['cnn-noaug']:.1f}% [" in disc
+    assert '(means over 3 seeds)' in disc and 'McNemar per seed pair' in disc and 'training time varied by up to' in disc
 
 def test_one_seed_has_no_spread_or_ensemble(eight):
-    assert '<tr class="ensemble">' not in eight['html'] and '<span class="under">±' not in eight['html']
-    assert 'than the seed-to-seed spread' not in eight['html'] and 'within the seed-to-seed spread' not in eight['html']
+    assert '<tr class="ensemble">' not in eight['html'] and '<span class="ci">±' not in eight['html']
+    assert 'McNemar per seed pair' not in eight['html'] and 'McNemar exact' in eight['html']
     assert ' seeds' not in section(eight['html'], 'results') and 'the seed-to-seed spread is not measured' in eight['html']
 
 def test_methods_budget_batch_policy_and_options(three):
@@ -190,7 +227,7 @@ def test_tta_plain_numbers_beneath(three):
     for name, reps in three['seeds'].items():
         plain = re.findall(r'<span class="label">plain ([0-9.]+)</span>', row(three['html'], name).split('class="ensemble"')[0])
         if name.endswith('-noaug'): assert plain == [], name  # TTA only for the runs trained with augmentation
-        else: assert plain[0] == f"{np.mean([x['plain_metrics']['accuracy'] for x in reps]):.3f}" and len(plain) == 6, name
+        else: assert plain[0] == f"{np.mean([x['plain_metrics']['accuracy'] for x in reps]):.3f}" and len(plain) == 5, name  # no plain sensitivity or specificity: no plain confusion matrix
     assert 'Test-time augmentation changed test accuracy by' in text(section(three['html'], 'discussion'))
 
 def test_best_epoch_marked(three):
@@ -198,7 +235,7 @@ def test_best_epoch_marked(three):
     for name, reps in three['seeds'].items():
         epochs, best = [x['epochs'] for x in reps], [x['best_epoch'] for x in reps]
         span = lambda xs: f'{min(xs)}' if min(xs) == max(xs) else f'{min(xs)}–{max(xs)}'
-        assert f'{span(epochs)} <span class="under">(best {span(best)})</span>' in row(html, name)
+        assert f'{span(epochs)} <span class="ci">(best {span(best)})</span>' in row(html, name)
         if any(x['stopped'] == 'early' for x in reps): assert 'stopped early (' in row(html, name)
     for kind in ('loss', 'accuracy'):
         for ax, (name, run) in zip(plot_curves(store, kind).axes, store['runs'].items()):
@@ -214,7 +251,7 @@ def test_best_run_chosen_by_validation_not_test(tmp_path):
     p = store/'runs'/f'{worst}.json'
     p.write_text(json.dumps(dict(runs[worst], valid_metrics=dict(runs[worst]['valid_metrics'], accuracy=.999))))
     disc = text(section(render_report(store, tmp_path/'r.html').read_text(), 'discussion'))
-    assert f"the best run is {worst} (" in disc and '99.9% on the validation split' in disc
+    assert f"the best run is {worst}, on 28 px images" in disc and '99.9% on the validation split' in disc
     top = max(runs, key=lambda r: runs[r]['metrics']['accuracy'])
     assert f"is {top}'s; choosing the best run by it would let the test split pick" in disc
 
@@ -227,7 +264,8 @@ def test_time_cut_and_last_epoch_in_discussion(tmp_path):
     html = render_report(store, tmp_path/'r.html').read_text()
     disc = text(section(html, 'discussion'))
     assert f"The time budget ended cnn-noaug (after {b} of {run['budget']['epochs']} epochs)" in disc
-    assert 'The best validation epoch was the last one trained for cnn-noaug' in disc and 'under-trained' in disc
+    assert 'Still improving at the end, its tested epoch the last it trained: cnn-noaug; it may be under-trained.' in disc
+    assert 'Train longer' in text(html)
     assert 'cut by time' in row(html, 'cnn-noaug')
 
 @browser
@@ -251,7 +289,7 @@ def test_dom_title_sections_figures(dom, eight):
     assert [t for t, _ in doc.tags].count('h2') == 3
     for name in ('Methods', 'Results', 'Discussion'): assert f'<h2>{name}</h2>' in dom
     imgs = [a['src'] for t, a in doc.tags if t == 'img']
-    assert len(imgs) == 7 and all(s.startswith('data:image/png;base64,') for s in imgs)
+    assert len(imgs) == n_images(8) and all(s.startswith('data:image/png;base64,') for s in imgs)
     for s in eight['specs']: assert s['name'] in txt
     assert [a['class'] for t, a in doc.tags if t == 'table' and a.get('class') in ('runs', 'results')] == ['runs', 'results']
     assert 'Published, not ours' in txt
@@ -271,6 +309,17 @@ def test_partial_store_in_browser(tmp_path):
     html = render_report(store, tmp_path/'partial.html')
     dom = chromium(tmp_path, '--dump-dom', html.as_uri()).stdout
     doc = Tags(); doc.feed(dom)
-    assert [a.get('class') for t, a in doc.tags if t == 'tr'].count('missing') == 2 * 4
+    assert [a.get('class') for t, a in doc.tags if t == 'tr'].count('missing') == 2 * 5
     assert 'not run' in dom and 'No batch picture in the results store' in dom
-    assert sum(t == 'img' for t, _ in doc.tags) == 6
+    assert sum(t == 'img' for t, _ in doc.tags) == 8 + 1 + 2  # 8 figures, the mistakes and 2 Grad-CAM
+
+@browser
+def test_print_keeps_figures_and_rows_whole(eight, tmp_path):
+    "Printed by Chromium to A4: every figure and table row kept whole by the print CSS, and a PDF of a sane number of pages"
+    pdf = tmp_path/'report.pdf'
+    chromium(tmp_path, f'--print-to-pdf={pdf}', '--no-pdf-header-footer', eight['path'].as_uri())
+    data = pdf.read_bytes()
+    assert data.startswith(b'%PDF') and 8 <= data.count(b'/Type /Page\n') + data.count(b'/Type /Page>>') + data.count(b'/Type /Page ') <= 60
+    css = re.search(r'@media print \{(.*?)\n\}', eight['html'], re.S)[1]
+    for rule in ('tr, figure, pre, li', 'break-inside: avoid', 'thead { display: table-header-group; }', 'h2 { break-before: page'):
+        assert rule in css, rule
