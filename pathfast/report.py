@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['RUN_METRICS', 'TEMPLATE', 'KEY_NAMES', 'AUG_DESC', 'load_store', 'metric_cols', 'results_table', 'comparisons_table',
-           'per_class_table', 'cost_table', 'mistakes_table', 'template_path', 'report_context', 'render_report']
+           'per_class_table', 'cost_table', 'mistakes_table', 'template_path', 'data_origin', 'report_context',
+           'render_report']
 
 # %% ../nbs/05_report.ipynb #bb818fd3
 from datetime import datetime
@@ -14,7 +15,7 @@ import numpy as np
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from .core import PathfastError, atomic_write, load_json
-from .data import MULTI_LABEL
+from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
@@ -332,6 +333,33 @@ AUG_DESC = {'do_flip': 'random horizontal flips', 'flip_vert': 'vertical flips a
             'p_affine': 'probability of the flips, rotation, zoom and warp, per image',
             'p_lighting': 'probability of the lighting change, per image'} # what each `aug_transforms` argument does
 
+def data_origin(ds:dict # the manifest's `dataset`
+               )->dict:
+    "Where the images came from, how they were split and how the file was checked, in words: a MedMNIST file, the demo copy, an npz of the user's, a folder, a CSV"
+    src, flag, md5, path = ds.get('source') or {}, ds['flag'], ds.get('md5') or '–', ds.get('path') or '–'
+    kind = src.get('kind') if isinstance(src, dict) else None
+    info = INFO.get(flag, {})
+    official = bool(info) and md5 == info.get('MD5' + ('' if ds['size'] == 28 else f"_{ds['size']}"))
+    medmnist = dict(medmnist=bool(info), split="MedMNIST's official training, validation and test splits")
+    if kind == 'demo': return dict(medmnist, what=f"the copy that ships inside pathfast for --demo, unmodified: MedMNIST v2 (Yang et al., Scientific Data 10, 41, 2023; images from Kermany et al., Cell 172, 2018), licensed CC BY 4.0",
+                                   check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")
+    if kind in ('folder', 'csv'):
+        cols = src.get('columns') or {}
+        what = (f"images in the folder {path}, one sub-folder per class" if kind == 'folder' else
+                f"images listed in the CSV {path} (image paths in column {cols.get('path')!r}, labels in {cols.get('label')!r}"
+                + (f", split in {cols['split']!r}" if cols.get('split') else '') + ")")
+        how = src.get('split') or '–'
+        split = {'folders': "the source's own train/valid/test folders"}.get(how, how if how.startswith('column') else f"a split pathfast made: {how}")
+        if how.startswith('column'): split = f"the split given in the CSV's {how}"
+        if how.startswith('folders + '): split = f"the source's own folders, with the splits it lacked made by pathfast: {how[len('folders + '):]}"
+        notes = [f"{src['converted']:,} grayscale images were converted to RGB to match the colour ones" if src.get('converted') else '',
+                 f"{src['skipped']:,} files that are not readable images were skipped" if src.get('skipped') else '']
+        return dict(medmnist=False, what=what, split=split, check=' '.join(n[0].upper() + n[1:] + '.' for n in notes if n) +
+                    f" Each image was decoded once, resized to {ds['size']}x{ds['size']}, into pathfast's cache (content key {md5}).")
+    if official: return dict(medmnist, what='', check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")
+    return dict(medmnist=False, what=f"the file {path} in MedMNIST's npz format", split="the file's own training, validation and test splits",
+                check=f"Its MD5 ({md5}) is recorded, so that a resumed experiment cannot mix its runs with another file's.")
+
 def report_context(store:dict, title:str|None=None)->dict:
     "Everything the template shows, formatted, from a loaded store"
     m, specs = store['manifest'], store['specs']
@@ -347,7 +375,7 @@ def report_context(store:dict, title:str|None=None)->dict:
                 f"{pre.get('name', 'unrecorded')} preset on {m.get('hardware', {}).get('device', cfg.get('device', '?'))} · "
                 f"results of {str(m.get('created', '?')).replace('T', ' ')}",
         generated=datetime.now().strftime('%Y-%m-%d %H:%M'),
-        ds=dict(name=name, flag=ds['flag'], size=ds['size'], task=ds.get('task', '–'), md5=ds.get('md5', '–'), path=ds.get('path', '–'),
+        ds=dict(name=name, flag=ds['flag'], size=ds['size'], origin=data_origin(ds), task=ds.get('task', '–'), md5=ds.get('md5', '–'), path=ds.get('path', '–'),
                 multi=multi_label(store), noun=noun(store), nouns=noun(store, 2),
                 n_samples={s: f'{n:,}' for s, n in ds.get('n_samples', {}).items()},
                 classes=[dict(name=c, counts=[f"{counts[s][i]:,}" if s in counts else '–' for s in ('train', 'val', 'test')])
