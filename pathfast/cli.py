@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'FULL_ON_CPU', 'OFFICIAL', 'DEMO', 'DEMO_SOURCE', 'EXAMPLES', 'choose_preset', 'check_writable',
-           'check_out', 'check_text', 'check_template', 'npz_flag', 'npz_data', 'demo_data', 'demo_models', 'report',
-           'pathfast_report', 'parser', 'main']
+           'check_out', 'check_text', 'check_template', 'npz_flag', 'npz_data', 'demo_data', 'demo_models', 'follow',
+           'report', 'pathfast_report', 'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #4280e90b
 import argparse, importlib.util, os, signal, sys, tempfile, warnings
@@ -20,7 +20,9 @@ from .core import PathfastError, Config, get_device, file_md5, store_lock
 from .data import (MedData, load_medmnist, load_npz, npz_name, class_names, dataset_info, expected_md5, FLAGS_2D, SIZES,
                            subset as take_subset)
 from .sources import load_folder, load_csv
-from .experiment import run_experiment, check_runs
+from .train import train_run
+from .experiment import run_experiment, check_runs, check_track, track_report
+from . import distrib
 from .report import render_report, template_path
 from medmnist import INFO
 
@@ -140,6 +142,12 @@ def _list(s:str|list|None, flag:str)->list|None:
     if not all(items): raise PathfastError(f"{flag} {s!r} has an empty item: separate names with single commas")
     return items
 
+def follow(data:MedData):
+    "A process other than the main one in a data-parallel job: train each run the main process announces (`train.train_run`), write nothing"
+    while (job := distrib.bcast()) is not None:
+        spec, cfg, seed = job
+        train_run(data, spec, cfg, seed=seed)
+
 def _render(store:Path, out, title, template, trained:bool=False)->Path:
     "`render_report`, with whatever a `--template` raises while rendering turned into one line (saying where the runs are, after training)"
     try: return render_report(store, out, title, template)
@@ -154,14 +162,18 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
            steps=None, subset=None, bs=None, models=None, aug='off,on', aug_policy:str='auto', arch=None, no_pretrained:bool=False,
            weights=None, resize=None, schedule:str='one_cycle', monitor:str='valid_loss', patience=None, label_smoothing=None, tta=None,
            seeds:int=1, device=None, precision:str='auto', seed:int=42, lr_find:bool=False, results_dir=None, out=None, title=None,
-           template=None, from_results=None, force:bool=False, full:bool=False, log=print)->Path:
-    "Run (or resume) the experiment and render its report; returns the report's path"
+           template=None, from_results=None, force:bool=False, full:bool=False, track=None, no_export:bool=False, log=print)->Path:
+    "Run (or resume) the experiment and render its report; returns the report's path (None in a data-parallel job's other processes)"
+    if not distrib.is_main(): log = lambda *a, **k: None  # one process speaks
     check_text(dataset=dataset, data_dir=data_dir, npz=npz, images=images, csv=csv, path_col=path_col, label_col=label_col, split_col=split_col, models=models, arch=arch, weights=weights, results_dir=results_dir,
                out=out, title=title, template=template, from_results=from_results)
     if template is not None: check_template(template)
     if out is not None: check_out(out)
+    check_track(track)  # an unknown tracker or a missing package, before any data is loaded
     if from_results is not None:
+        if not distrib.is_main(): return None  # under a launcher: rendered once
         path = _render(from_results, out, title, template)
+        track_report(track, from_results, path)
         log(f"report: {path}")
         return path
     if demo and any(a is not None for a in (dataset, size, npz, data_dir, images, csv)):
@@ -176,9 +188,10 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
         npz_name(dataset, size)  # an unknown data set or size is refused first
     if models is not None and arch is not None: raise PathfastError("give --models or --arch, not both (--arch X means --models cnn,X)")
     if demo and models is None and arch is None: models = demo_models()
-    dev = get_device(device)
+    dev = distrib.start(device)  # under a launcher: joins its processes (this one's GPU)
     if precision == 'fp16' and dev.type != 'cuda': raise PathfastError(f"--precision fp16 needs a CUDA GPU, not {dev}: use --precision bf16 or fp32")
     preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps)
+    if bs is not None: distrib.local_bs(bs)
     cfg = Config(dataset=dataset, size=size, models=_list(models, '--models') or ['cnn', arch or 'resnet18'], aug=_list(aug, '--aug'),
                  epochs=preset['epochs'], steps=preset['steps'], budget_minutes=preset['budget_minutes'], bs=bs,
                  pretrained=not no_pretrained, weights=str(weights) if weights else None,
@@ -187,19 +200,24 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
                  label_smoothing=Config.label_smoothing if label_smoothing is None else label_smoothing,
                  tta=Config.tta if tta is None else tta, aug_policy=aug_policy, seeds=seeds)
     check_runs(cfg, weights=False)  # model names before any data is loaded; weights once the data is there
-    if csv is not None: data = load_csv(csv, size, root=images, path_col=path_col, label_col=label_col, split_col=split_col, seed=seed)
-    elif images is not None: data = load_folder(images, size, seed=seed)
-    else: data = demo_data() if demo else npz_data(npz, dataset, size, log) if npz else load_medmnist(dataset, size, data_dir)
+    with distrib.main_first():  # under a launcher: one download, one decoding into the cache
+        if csv is not None: data = load_csv(csv, size, root=images, path_col=path_col, label_col=label_col, split_col=split_col, seed=seed)
+        elif images is not None: data = load_folder(images, size, seed=seed)
+        else: data = demo_data() if demo else npz_data(npz, dataset, size, log) if npz else load_medmnist(dataset, size, data_dir)
     cfg.dataset, cfg.size = data.flag, data.size  # an --npz file's, when not given
     name = f"{data.flag}-{data.size}" + ('-demo' if demo else '')
     results_dir, out = Path(results_dir or Path('results')/name), Path(out or Path('reports')/f'{name}.html')
     check_out(out); check_writable(out.parent, 'the report'); check_writable(results_dir, 'results')
     if cfg.subset: data = take_subset(data, cfg.subset, seed=seed)
-    log(f"{data}; {preset['description']}; device {dev}")
+    log(f"{data}; {preset['description']}; device {dev}" + (f", {distrib.world()} processes" if distrib.world() > 1 else ''))
+    if not distrib.is_main(): return follow(data)
     try:
         with store_lock(results_dir, log):
-            run_experiment(data, cfg, results_dir, force=force, preset=dict(name=preset['name'], description=preset['description']), log=log)
+            run_experiment(data, cfg, results_dir, force=force, preset=dict(name=preset['name'], description=preset['description']), log=log,
+                           track=track, export=not no_export)
+            distrib.bcast(None)  # the other processes are done
             path = _render(results_dir, out, title, template, trained=True)
+            track_report(track, results_dir, path)
     except KeyboardInterrupt: raise KeyboardInterrupt(results_dir) from None  # says where the finished runs are
     log(f"report: {path}")
     return path
@@ -245,6 +263,8 @@ def pathfast_report(
     from_results:str=None, # only render the report from this results store, training nothing
     force:store_true=False, # retrain runs the results store already holds
     full:store_true=False, # all data and the full epochs even without a GPU
+    track:str=None, # also log every run it trains to an experiment tracker, offline, in the results store: tensorboard, mlflow or wandb (pip install "pathfast[track]")
+    no_export:store_true=False, # do not save each run's tested weights beside its JSON in the results store (pathfast-predict needs them)
 ):
     "Train a custom CNN from scratch and fine-tune ImageNet backbones, with and without augmentation, on a MedMNIST set and write an HTML report"
     signal.signal(signal.SIGTERM, _interrupt)
@@ -253,10 +273,12 @@ def pathfast_report(
                 subset=subset, bs=bs, models=models, aug=aug, aug_policy=aug_policy, arch=arch, no_pretrained=no_pretrained,
                 weights=weights, resize=resize, schedule=schedule, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
                 tta=tta, seeds=seeds, device=device, precision=precision, seed=seed, lr_find=lr_find, results_dir=results_dir, out=out,
-                title=title, template=template, from_results=from_results, force=force, full=full)
+                title=title, template=template, from_results=from_results, force=force, full=full, track=track, no_export=no_export)
     except PathfastError as e:
-        print(f"pathfast-report: error: {e}", file=sys.stderr); sys.exit(2)
+        if distrib.is_main(): print(f"pathfast-report: error: {e}", file=sys.stderr)  # the other processes hit the same error
+        sys.exit(2)
     except KeyboardInterrupt as e:
+        if not distrib.is_main(): sys.exit(130)  # the launcher stops them all: the main process says where the runs are
         where = e.args[0] if e.args else from_results or results_dir or 'the results store'
         print(f"pathfast-report: interrupted: finished runs are kept in {where}; run the same command again to resume",
               file=sys.stderr); sys.exit(130)
@@ -275,6 +297,8 @@ EXAMPLES = """examples:
       your own data in MedMNIST's npz format, a fine-tuned EfficientNet-Lite0
   pathfast-report --from-results results/pathmnist-64 --out again.html
       re-render a report from its results store, training nothing
+  accelerate launch --multi_gpu --num_processes 4 -m pathfast --size 224 --bs 512
+      the same experiment data-parallel on 4 GPUs (--bs is the global batch, split among them)
 """
 
 def _dashed(p):

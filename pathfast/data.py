@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import (TfmdDL, DataLoaders, DisplayedTransform, TensorImage, TensorCategory, Category, CategoryMap,
                                IntToFloatTensor, Normalize, aug_transforms, imagenet_stats, CrossEntropyLossFlat,
-                               TensorMultiCategory, MultiCategory, BCEWithLogitsLossFlat)
+                               TensorMultiCategory, MultiCategory, BCEWithLogitsLossFlat, to_detach)
 from PIL import Image
 from .core import PathfastError, file_md5, get_device  # first: it imports medmnist without creating ~/.medmnist
 import medmnist
@@ -361,8 +361,10 @@ def _rgb(x:torch.Tensor)->torch.Tensor:
 
 class ArrayDS:
     "One split as tensors: uint8 images `x` (N,H,W,C) and labels `y` (int64 class indices, or float 0/1 rows for multi-label), on any device"
-    def __init__(self, x, y, vocab, split_idx:int=0):
-        self.x, self.y, self.vocab, self.split_idx, self.c = x, y, vocab, split_idx, len(vocab)
+    def __init__(self, x, y, vocab, split_idx:int=0,
+                 local:bool=False # one process's share of a split: its batches' predictions are not gathered across processes
+                ):
+        self.x, self.y, self.vocab, self.split_idx, self.c, self.local = x, y, vocab, split_idx, len(vocab), local
         self.multi_label = y.ndim == 2
         self.tcat = TensorMultiCategory if self.multi_label else TensorCategory
         self.loss_func = BCEWithLogitsLossFlat() if self.multi_label else CrossEntropyLossFlat()  # what fastai's Learner takes by default
@@ -377,6 +379,13 @@ class ArrayDS:
 
 class ArrayDL(TfmdDL):
     "A fastai `TfmdDL` whose batches are slices of an `ArrayDS`: no per-item Python, no collation, no workers"
+    seed, epoch = None, 0  # with a `seed`, the e-th shuffled pass is the permutation drawn from (seed, e): the same in every process
+    def get_idxs(self):
+        if not self.shuffle or self.seed is None: return super().get_idxs()
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        self.epoch += 1
+        return torch.randperm(self.n, generator=g).tolist()
+    def to_detach(self, b, cpu=True, gather=True): return to_detach(b, cpu, gather and not self.dataset.local)  # `Learner.to_detach` asks the loader
     def create_batches(self, samps):
         ds = self.dataset
         for b in torch.as_tensor(list(samps), dtype=torch.long, device=ds.y.device).split(self.bs):
@@ -417,7 +426,8 @@ def get_dls(data:MedData, # the data set (see `load_medmnist`)
             bs:int=128, # batch size
             augment:bool=True, # augment training batches
             device=None, # where data and batches live; None: the GPU when present
-            policy:str|None=None # augmentation policy (see `POLICIES`); None: `aug_policy(data.flag)`'s
+            policy:str|None=None, # augmentation policy (see `POLICIES`); None: `aug_policy(data.flag)`'s
+            seed:int|None=None # seeds the training shuffle of every epoch (`ArrayDL.seed`); None: fastai's own random shuffle
            )->DataLoaders:
     "fastai `DataLoaders` (train, valid, test) slicing batches from `data`'s tensors on `device`"
     device = get_device(device) if not isinstance(device, torch.device) else device
@@ -428,4 +438,5 @@ def get_dls(data:MedData, # the data set (see `load_medmnist`)
                    shuffle=s == 'train', drop_last=s == 'train', num_workers=0, after_item=ShowLabel(vocab),
                    after_batch=batch_tfms(augment and s == 'train', policy), device=device)
            for s, (x, y) in data.splits.items()]
+    dls[0].seed = seed
     return DataLoaders(*dls, device=device)

@@ -22,6 +22,7 @@ from .models import ADAMW, OPTIMIZER, check_weights, get_backbone
 from .train import RunSpec, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
 from .saliency import gradcam_sample
+from .distrib import world
 
 # %% ../nbs/04_experiment.ipynb #4cdbbde9
 STORE_VERSION = 3
@@ -72,7 +73,7 @@ def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
                              path=str(data.path) if data.path else None, task=data.task, license=info.get('license'),
                              source=data.source),
                 preset=preset or dict(name='custom', description='settings chosen on the command line'),
-                config=dict(cfg.asdict(), device=str(device), precision=_precisions(runs), opt=OPTIMIZER, wd=ADAMW['wd']),
+                config=dict(cfg.asdict(), device=str(device), processes=world(), precision=_precisions(runs), opt=OPTIMIZER, wd=ADAMW['wd']),
                 runs=runs, seeds=seeds(cfg), batch=dict(zip(('bs', 'why'), pick_bs(data.n_samples['train'], cfg.bs))),
                 augmentations=run_options(cfg, data)['aug_policy'], normalization=NORM,
                 models={k: describe_model(k, m) for k, m in nets.items()},
@@ -81,7 +82,7 @@ def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
 # %% ../nbs/04_experiment.ipynb #bd557d60
 def _identity(m:dict)->dict:
     "What must match for stored runs to belong to the same experiment (the grid may grow or shrink: each run is its own spec)"
-    cfg = {k: v for k, v in m['config'].items() if k not in ('device', 'precision', 'models', 'aug', 'seeds')}
+    cfg = {k: v for k, v in m['config'].items() if k not in ('device', 'precision', 'models', 'aug', 'seeds', 'processes')}
     return dict(store=m.get('pathfast_store'), flag=m['dataset']['flag'], size=m['dataset']['size'], md5=m['dataset']['md5'],
                 n_samples=m['dataset']['n_samples'], classes=m['dataset']['classes'], config=cfg)
 

@@ -324,7 +324,8 @@ def _training(store:dict)->tuple:
                 plateau=plateau, score=score, best=best, better=better, patience=cfg.get('patience'),
                 eps=cfg.get('label_smoothing'), epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
                 minutes=f"{cfg['budget_minutes']:g} minute{'s' if cfg['budget_minutes'] != 1 else ''}" if cfg.get('budget_minutes') else None,
-                batch=(m.get('batch') or {}).get('why'), tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [])
+                batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,
+                tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [])
     return text, [(k, '–' if v is None else v) for k, v in rows]
 
 AUG_DESC = {'do_flip': 'random horizontal flips', 'flip_vert': 'vertical flips and 90° rotations too (all 8 dihedral transforms)',

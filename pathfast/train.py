@@ -11,6 +11,7 @@ __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import ctypes, functools, math, platform, tempfile, time
+from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from datetime import datetime
 from pathlib import Path
@@ -18,13 +19,15 @@ import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, ChannelsLast, ProgressCallback, CancelFitException, to_float,
-                               total_params, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat)
+                               total_params, noop, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat)
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix,
                              multilabel_confusion_matrix, roc_auc_score)
 from .core import PathfastError, Config, get_device, save_json, load_json  # first: it imports medmnist without creating ~/.medmnist
 from medmnist.evaluator import getAUC
 from .data import MedData, MULTI_LABEL, get_dls, aug_policy, batch_tfms
+from .data import ArrayDS
 from .models import cnn_learner, backbone_learner, get_backbone, weights_source
+from . import distrib
 
 # %% ../nbs/03_train.ipynb #a16d02f9
 def tune_malloc(threshold:int=1<<30 # blocks below this size stay in the heap when freed
@@ -197,7 +200,8 @@ class BestCheckpoint(TrackerCallback):
     def after_epoch(self):
         super().after_epoch()
         self.epochs += 1
-        if self.new_best: self.state, self.best_epoch = {k: v.detach().clone() for k, v in self.model.state_dict().items()}, self.epochs
+        m = self.model.module if isinstance(self.model, nn.parallel.DistributedDataParallel) else self.model  # data-parallel: the network inside
+        if self.new_best: self.state, self.best_epoch = {k: v.detach().clone() for k, v in m.state_dict().items()}, self.epochs
     def restore(self, model:nn.Module):
         "Load the best epoch's weights into `model` (no-op if no epoch had a finite score); the best epoch's number"
         if self.state is not None: model.load_state_dict(self.state)
@@ -211,13 +215,13 @@ class EarlyStop(EarlyStoppingCallback):
         except CancelFitException: self.stopped = self.epoch + 1; raise
 
 class TimeLimit(Callback):
-    "End training at the end of the first epoch that finishes more than `seconds` after `start` (shared by successive fits)"
+    "End training at the end of the first epoch that finishes more than `seconds` after `start` (shared by successive fits; data-parallel: the main process's clock decides)"
     order = TrackerCallback.order + 5  # after the checkpoint has seen the epoch
     def __init__(self, seconds:float, start:float|None=None): self.seconds, self.start, self.stopped = seconds, start, None
     def before_fit(self):
         if self.start is None: self.start = time.perf_counter()
     def after_epoch(self):
-        if time.perf_counter() - self.start > self.seconds: self.stopped = self.epoch + 1; raise CancelFitException
+        if distrib.bcast(time.perf_counter() - self.start > self.seconds): self.stopped = self.epoch + 1; raise CancelFitException
 
 # %% ../nbs/03_train.ipynb #ad364b7b
 def _sync(device):
@@ -303,20 +307,28 @@ def test_metrics(y:np.ndarray, # labels: class indices (N,), or 0/1 rows (N, L) 
 def _probs(learn:Learner, dl, tta:list|None=None):
     "Class probabilities and labels of `dl`, plainly or by `Learner.tta` with batch transforms `tta`, with no progress bar"
     bars = [c for c in learn.cbs if isinstance(c, ProgressCallback)]  # not `no_bar()`: it puts back a stock ProgressCallback
+    if not len(dl.dataset): return torch.zeros(0, dl.dataset.c), dl.dataset.y[:0].cpu()  # a process's empty share of the test split
     with learn.removed_cbs(bars): return learn.get_preds(dl=dl) if tta is None else learn.tta(dl=dl, batch_tfms=tta)
+
+def _share(dl):
+    "This process's share of the test loader `dl` (`distrib.shard`): whole batches of the size one process would predict, never gathered batch by batch"
+    ds, bs = dl.dataset, dl.bs * distrib.world()
+    sl = distrib.shard(len(ds), bs)
+    return dl.new(ArrayDS(ds.x[sl], ds.y[sl], ds.vocab, ds.split_idx, local=True), bs=bs)
 
 def evaluate(learn:Learner, dl, classes:list, task:str,
              tta:list|None=None # augmenting batch transforms: also compute the metrics of test-time augmentation
             )->dict:
-    "Predict `dl` (the test split) and compute `test_metrics`, plus images per second of inference; with `tta`, also `res['tta']`"
+    "Predict `dl` (the test split) and compute `test_metrics`, plus images per second of inference; with `tta`, also `res['tta']`. Data-parallel: each process predicts its share, the metrics are of all of them"
+    if distrib.world() > 1: dl = _share(dl)
     _sync(learn.dls.device)
     t = time.perf_counter()
     probs, targs = _probs(learn, dl)
-    secs = time.perf_counter() - t
-    y, probs = targs.numpy().astype(np.int64), probs.float().numpy()  # class indices, or 0/1 label rows
-    res = dict(test_metrics(y, probs, classes, task), inference_ips=len(targs) / secs, probs=probs, y=y)
+    secs = max(distrib.gather(np.array([time.perf_counter() - t])))
+    y, probs = distrib.gather(targs.numpy().astype(np.int64)), distrib.gather(probs.float().numpy())  # class indices, or 0/1 label rows
+    res = dict(test_metrics(y, probs, classes, task), inference_ips=len(y) / secs, probs=probs, y=y)
     if tta is not None:
-        tprobs = _probs(learn, dl, tta)[0].float().numpy()
+        tprobs = distrib.gather(_probs(learn, dl, tta)[0].float().numpy())
         res['tta'] = dict(test_metrics(y, tprobs, classes, task), probs=tprobs)
     return res
 
@@ -416,12 +428,15 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
              )->RunResult:
     "Train and evaluate one run of the grid: the budget's epochs, the best epoch's weights tested"
     from fastai.torch_core import set_seed
-    device, seed = get_device(cfg.device), cfg.seed if seed is None else seed
+    device, seed, w = distrib.start(cfg.device), cfg.seed if seed is None else seed, distrib.world()
+    if w > 1 and distrib.is_main(): distrib.bcast((spec, cfg, seed))  # the other processes train this run with it (`cli.follow`)
     set_seed(seed, reproducible=True)
     bs, bs_why = pick_bs(len(data.splits['train'][1]), cfg.bs)
     opts = run_options(cfg, data)
-    dls = get_dls(data, bs, spec.augment, device, opts['aug_policy']['name'])
+    dls = get_dls(data, distrib.local_bs(bs), spec.augment, device, opts['aug_policy']['name'], seed=seed)
+    if w > 1: dls.loaders[:2] = [distrib.ShardDL(dl) for dl in dls.loaders[:2]]  # each process: its share of every epoch
     learn = make_learner(spec, dls, cfg)
+    if not distrib.is_main(): learn.remove_cb(ProgressCallback); learn.logger = noop  # one process prints (fastai's test is `logger != noop`)
     precision = pick_precision(device, cfg.precision, learn.model)
     hist, size = History(), input_size(spec, data.size, cfg.resize)
     learn.add_cbs([hist, *([ResizeBatch(size)] if size != data.size else []), *speed_cbs(device, precision, cfg.channels_last), *(cbs or [])])
@@ -430,17 +445,21 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     if cfg.lr_find:  # fastai's lr_find saves and reloads the weights under `learn.path`: a temporary folder, not ./models
         with learn.removed_cbs(hist), tempfile.TemporaryDirectory() as tmp:
             learn.path = Path(tmp)
-            suggestion = lr = float(learn.lr_find(show_plot=False).valley)
+            with distrib.alone(): suggestion = float(learn.lr_find(show_plot=False).valley)  # each process on its own share
+            suggestion = lr = distrib.bcast(suggestion)  # the main process's
     secs = None
     if cfg.epochs is None and cfg.budget_minutes:
-        with learn.removed_cbs(hist): secs = epoch_seconds(learn)
+        with learn.removed_cbs(hist), distrib.alone(): secs = epoch_seconds(learn)  # each process on its own share
+        secs = distrib.bcast(secs)
         set_seed(seed, reproducible=True)  # the same random draws as without the probe
-    plan = dict(plan_epochs(len(dls.train), cfg, secs), bs=bs, bs_why=bs_why)
+    if w > 1: torch.manual_seed(seed + distrib.rank())  # each process its own augmentation and dropout draws
+    plan = dict(plan_epochs(len(dls.train), cfg, secs), bs=bs, bs_why=bs_why, processes=w, bs_per_process=bs // w)
     best, stops = BestCheckpoint(cfg.monitor), [TimeLimit(cfg.budget_minutes * 60 * 1.2)] if cfg.budget_minutes and not cfg.epochs else []
     early = [EarlyStop(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []
     _sync(device); t = time.perf_counter()
-    if spec.pretrained: lrs = fit_finetune(learn, plan['epochs'], lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.schedule, [best, *stops], cfg.monitor, early)
-    else: lrs = fit_scratch(learn, plan['epochs'], lr, hist, cfg.schedule, [best, *stops, *early], cfg.monitor)
+    with learn.distrib_ctx(sync_bn=device.type == 'cuda', cpu=device.type == 'cpu') if w > 1 else nullcontext():  # DDP through accelerate; SyncBatchNorm needs GPUs
+        if spec.pretrained: lrs = fit_finetune(learn, plan['epochs'], lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.schedule, [best, *stops], cfg.monitor, early)
+        else: lrs = fit_scratch(learn, plan['epochs'], lr, hist, cfg.schedule, [best, *stops, *early], cfg.monitor)
     _sync(device); secs = time.perf_counter() - t
     best_epoch = best.restore(learn.model)
     for r in hist.rows: r['best'] = r['epoch'] == best_epoch

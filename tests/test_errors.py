@@ -257,3 +257,5 @@ def test_template_raising_after_training_keeps_the_runs(env, capsys):
     assert e.value.code == 2 and len(lines) == 1, lines
     assert 'failed to render (ZeroDivisionError' in lines[0] and f"the runs are kept in {env/'store'}" in lines[0]
     assert (env/'store'/'runs'/'cnn-noaug.json').exists() and not (env/'r.html').exists()
+
+def test_unknown_tracker(env, capsys): fails(capsys, env, *PNEU_ARGS, '--track', 'nosuch', match="unknown tracker 'nosuch'")
