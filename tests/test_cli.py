@@ -14,7 +14,7 @@ def results_table(html: str)->str:
 
 def metric_cells(html: str)->list:
     "The metric values (not the timings) of a report's results table, in order"
-    return re.findall(r'>(\d\.\d{3})<', results_table(html))
+    return re.findall(r'>(\d\.\d{3})[ <]', results_table(html))  # '0.830 <span class="ci">[...]</span>': the value before its interval
 
 def test_report_end_to_end(trained):
     p = trained['proc']
