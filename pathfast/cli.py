@@ -8,15 +8,15 @@ __all__ = ['PRESETS', 'FULL_ON_CPU', 'OFFICIAL', 'DEMO', 'DEMO_SOURCE', 'EXAMPLE
            'report', 'pathfast_report', 'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #4280e90b
-import argparse, importlib.util, os, signal, sys, tempfile, warnings
+import importlib.util, os, signal, sys, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by a dependency at import, not actionable
 import torch, jinja2
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
-from fastcore.script import call_parse, store_true, bool_arg, anno_parser
+from fastcore.script import call_parse, store_true, bool_arg
 import pathfast
-from .core import PathfastError, Config, get_device, file_md5, store_lock
+from .core import PathfastError, Config, file_md5, store_lock, script_parser, run_script
 from .data import (MedData, load_medmnist, load_npz, npz_name, class_names, dataset_info, expected_md5, FLAGS_2D, SIZES,
                            subset as take_subset)
 from .sources import load_folder, load_csv
@@ -41,7 +41,7 @@ def choose_preset(device:torch.device, full:bool=False, epochs:int|None=None, su
     if budget_minutes is not None: p['budget_minutes'] = budget_minutes
     if steps is not None: p['steps'] = steps
     custom = p != base
-    why = ('--full' if full else f'a {device.type.upper()} device') if name == 'full' else 'no GPU (use --full for all data)'
+    why = ('--full' if full else f'a {device.type.upper()} device') if name == 'full' else 'no GPU; --full for all data'
     data = f"a stratified subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images'
     if p['epochs']: length = f"{p['epochs']} epoch{'s' if p['epochs'] != 1 else ''} per run (--epochs)"
     else: length = f"a budget of {p['steps']:,} optimizer steps per run, capped at {p['budget_minutes']:g} minute{'s' if p['budget_minutes'] != 1 else ''} of training"
@@ -301,24 +301,10 @@ EXAMPLES = """examples:
       the same experiment data-parallel on 4 GPUs (--bs is the global batch, split among them)
 """
 
-def _dashed(p):
-    "Spell every `--long_option` of argparse parser `p` as `--long-option`"
-    for a in p._actions: a.option_strings = [s.replace('_', '-') if s.startswith('--') else s for s in a.option_strings]
-    p._option_string_actions = {s: a for a in p._actions for s in a.option_strings}
-    return p
-
-def _fill_text(self, text, width, indent):
-    "Wrap help text, but keep text laid out in lines (the examples) as it is"
-    return text if '\n' in text else argparse.HelpFormatter._fill_text(self, text, width, indent)
-
 def parser():
     "The argument parser of `pathfast-report`"
-    p = _dashed(anno_parser(pathfast_report, 'pathfast-report'))
-    p.epilog, p.formatter_class = EXAMPLES, type('Formatter', (p.formatter_class,), dict(_fill_text=_fill_text))
-    return p
+    return script_parser(pathfast_report, 'pathfast-report', EXAMPLES)
 
 def main(argv:list|None=None):
     "Entry point of the `pathfast-report` console script"
-    args = vars(parser().parse_args(argv))
-    for k in ('pdb', 'xtra'): args.pop(k, None)
-    pathfast_report(**args)
+    run_script(parser(), pathfast_report, argv)

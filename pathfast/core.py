@@ -4,13 +4,14 @@
 
 # %% auto #0
 __all__ = ['TRAIN_DEVICES', 'AUG_SETTINGS', 'LOCK', 'PathfastError', 'get_device', 'Config', 'atomic_write', 'save_json',
-           'load_json', 'store_lock', 'file_md5', 'versions', 'hardware']
+           'load_json', 'store_lock', 'file_md5', 'versions', 'hardware', 'interactive', 'script_parser', 'run_script']
 
 # %% ../nbs/00_core.ipynb #b140d51e
-import hashlib, json, os, platform, socket, tempfile
+import argparse, hashlib, json, os, platform, socket, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 import torch
+from fastcore.script import anno_parser
 
 # %% ../nbs/00_core.ipynb #cede8736
 class PathfastError(Exception):
@@ -226,6 +227,36 @@ def hardware(device:torch.device|str|None=None)->dict:
     return dict(device=str(d), cpu=cpu, cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 gpu=gpu, platform=platform.platform(),
                 load=[round(x, 2) for x in os.getloadavg()] if hasattr(os, 'getloadavg') else None)  # 1, 5, 15 min: other work on the machine skews timings
+
+# %% ../nbs/00_core.ipynb #cbff33d0
+def interactive()->bool:
+    "True in a terminal or an IPython/Jupyter session, where progress bars redraw in place"
+    try:
+        from IPython import get_ipython
+        if get_ipython() is not None: return True
+    except ImportError: pass
+    return sys.stdout.isatty()
+
+def _fill_text(self, text, width, indent):
+    "Wrap help text, but keep text laid out in lines (the examples) as it is"
+    return text if '\n' in text else argparse.HelpFormatter._fill_text(self, text, width, indent)
+
+def script_parser(f, # the console script's function (fastcore `call_parse`)
+                  name:str, # the command's name
+                  epilog:str='' # examples shown after the options, as laid out
+                 )->argparse.ArgumentParser:
+    "fastcore's `anno_parser` for `f`, every `--long_option` spelled `--long-option`, with `epilog`"
+    p = anno_parser(f, name)
+    for a in p._actions: a.option_strings = [s.replace('_', '-') if s.startswith('--') else s for s in a.option_strings]
+    p._option_string_actions = {s: a for a in p._actions for s in a.option_strings}
+    p.epilog, p.formatter_class = epilog, type('Formatter', (p.formatter_class,), dict(_fill_text=_fill_text))
+    return p
+
+def run_script(p:argparse.ArgumentParser, f, argv:list|None=None):
+    "Parse `argv` with `p` and call `f` with the options (fastcore's own `pdb`/`xtra` dropped)"
+    args = vars(p.parse_args(argv))
+    for k in ('pdb', 'xtra'): args.pop(k, None)
+    return f(**args)
 
 # %% ../nbs/00_core.ipynb #238bca52
 @contextmanager

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSES', 'CACHE_VERSION', 'CACHE_MIN_BYTES', 'AUG',
            'POLICIES', 'MODALITIES', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
-           'get_npz', 'MedData', 'check_data', 'cache_root', 'check_fits', 'npz_cache', 'load_npz', 'class_names',
-           'load_medmnist', 'write_synthetic', 'subset', 'read_rows', 'ShowLabel', 'ArrayDS', 'ArrayDL', 'aug_policy',
-           'batch_tfms', 'get_dls']
+           'get_npz', 'task_of', 'MedData', 'check_data', 'cache_root', 'check_fits', 'build_once', 'npz_cache',
+           'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset', 'read_rows', 'ShowLabel',
+           'gray_to_rgb', 'ArrayDS', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, zipfile
@@ -18,7 +18,6 @@ import numpy as np, torch
 from fastai.vision.all import (TfmdDL, DataLoaders, DisplayedTransform, TensorImage, TensorCategory, Category, CategoryMap,
                                IntToFloatTensor, Normalize, aug_transforms, imagenet_stats, CrossEntropyLossFlat,
                                TensorMultiCategory, MultiCategory, BCEWithLogitsLossFlat, to_detach)
-from PIL import Image
 from .core import PathfastError, file_md5, get_device  # first: it imports medmnist without creating ~/.medmnist
 import medmnist
 from medmnist import INFO
@@ -90,6 +89,10 @@ def get_npz(flag:str='pathmnist', # MedMNIST 2D flag
 
 # %% ../nbs/01_data.ipynb #0b5d0712
 MULTI_LABEL = 'multi-label, binary-class'  # MedMNIST's name for ChestMNIST's task: several findings per image
+
+def task_of(multi:bool, n_classes:int)->str:
+    "MedMNIST's name for the task of a data set without one: multi-label, binary-class (2 classes) or multi-class"
+    return MULTI_LABEL if multi else 'binary-class' if n_classes == 2 else 'multi-class'
 MIN_SIZE = 8  # smaller images leave the models' pooling stages nothing to pool
 
 @dataclass
@@ -200,9 +203,25 @@ def check_fits(need:int, # bytes of images
         if need > free: raise PathfastError(f"{what} need {_gb(need)} of cache in {where}, which has {_gb(free)} free: set PATHFAST_CACHE to a bigger disk")
     return need
 
-def _unpack(path:Path, name:str, dest:Path)->list|None:
-    "Stream the array `name` of the npz at `path` into the raw file `dest`, 8 MB at a time; its shape (None: not uint8, left to the checks)"
-    with zipfile.ZipFile(path) as zf, zf.open(f'{name}.npy') as f:
+def build_once(dest:Path, # the cache folder; complete when it holds `meta.json`
+               make # writes the folder's files, `meta.json` last, into the folder it is given
+              )->bool:
+    "Make the cache folder `dest` with `make` unless it is complete: in a temporary folder renamed when done, so an interruption leaves nothing half-made; whether it was there"
+    if (dest/'meta.json').exists(): return True
+    tmp = dest.with_name(f'{dest.name}.tmp{os.getpid()}')
+    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    try:
+        make(tmp)
+        if (dest/'meta.json').exists(): shutil.rmtree(tmp)  # another process made it first
+        else: tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return False
+
+def _unpack(zf:zipfile.ZipFile, name:str, dest:Path)->list|None:
+    "Stream the array `name` of the npz archive `zf` into the raw file `dest`, 8 MB at a time; its shape (None: not uint8, left to the checks)"
+    with zf.open(f'{name}.npy') as f:
         version = np.lib.format.read_magic(f)
         shape, fortran, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0)(f)
         if dtype != np.uint8 or fortran or not shape: return None
@@ -217,19 +236,11 @@ def _unpack(path:Path, name:str, dest:Path)->list|None:
 def npz_cache(path:Path, z, md5:str)->tuple:
     "The arrays of npz `z` with every split's images memory-mapped from an unpacked copy in `cache_root()/npz-<md5>` (made once), and the maps"
     dest = cache_root()/f'npz-{md5}'
-    if not (dest/'meta.json').exists():
-        need = sum(zi.file_size for zi in zipfile.ZipFile(path).infolist() if zi.filename.endswith('_images.npy'))
-        check_fits(need, f"the unpacked images of {path.name}", cache_root())
-        tmp = dest.with_name(f'{dest.name}.tmp{os.getpid()}')
-        shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-        try:
-            shapes = {s: _unpack(path, f'{s}_images', tmp/f'x_{s}.u8') for s in SPLITS}
-            (tmp/'meta.json').write_text(json.dumps(dict(version=CACHE_VERSION, shapes=shapes)))
-            if (dest/'meta.json').exists(): shutil.rmtree(tmp)  # another process unpacked it first
-            else: tmp.rename(dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    def make(tmp):
+        check_fits(sum(z.zip.getinfo(f'{s}_images.npy').file_size for s in SPLITS), f"the unpacked images of {path.name}", cache_root())
+        shapes = {s: _unpack(z.zip, f'{s}_images', tmp/f'x_{s}.u8') for s in SPLITS}
+        (tmp/'meta.json').write_text(json.dumps(dict(version=CACHE_VERSION, shapes=shapes)))
+    build_once(dest, make)
     shapes, arrays = json.loads((dest/'meta.json').read_text())['shapes'], {k: z[k] for k in z.files if not k.endswith('_images')}
     for s, shape in shapes.items():
         arrays[f'{s}_images'] = z[f'{s}_images'] if shape is None or not shape[0] else np.memmap(dest/f'x_{s}.u8', np.uint8, 'c', shape=tuple(shape))
@@ -238,7 +249,7 @@ def npz_cache(path:Path, z, md5:str)->tuple:
 def load_npz(path:str|Path, # a file in MedMNIST's npz format
              classes:list|None=None, # class names; default from the largest label
              flag:str='custom', size:int|None=None,
-             md5:str|None=None, # the file's MD5 when already known (checked); None: computed here
+             md5:str|None=None, # the file's MD5 when already known (not recomputed); None: computed here
              task:str|None=None, # MedMNIST's task; None: multi-label when the labels have one 0/1 column per class, else from the class count
              cache:bool|None=None # read the images memory-mapped from an unpacked copy (`npz_cache`); None: when they exceed `CACHE_MIN_BYTES`
             )->MedData:
@@ -255,7 +266,7 @@ def load_npz(path:str|Path, # a file in MedMNIST's npz format
             if cache: md5 = md5 or file_md5(path); z, maps = npz_cache(path, z, md5)
             if classes is None: classes = _index_classes(z, path)
             y0 = z['train_labels']
-            if task is None: task = MULTI_LABEL if y0.ndim == 2 and y0.shape[1] > 1 else 'binary-class' if len(classes) == 2 else 'multi-class'
+            if task is None: task = task_of(y0.ndim == 2 and y0.shape[1] > 1, len(classes))
             splits = {s: _check_split(z, s, len(classes), path, task == MULTI_LABEL) for s in SPLITS}
     except PathfastError: raise
     except FileNotFoundError: raise PathfastError(f"no such file: {path}") from None
@@ -355,7 +366,7 @@ class ShowLabel(DisplayedTransform):
     def decodes(self, o:TensorCategory): return Category(self.vocab[o])
     def decodes(self, o:TensorMultiCategory): return MultiCategory([self.vocab[i] for i in torch.nonzero(o).flatten().tolist()])
 
-def _rgb(x:torch.Tensor)->torch.Tensor:
+def gray_to_rgb(x:torch.Tensor)->torch.Tensor:
     "A (B,C,H,W) uint8 batch with C=3: a grayscale one repeated, in the channels-last layout a colour slice already has"
     return x.expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last) if x.shape[1] == 1 else x
 
@@ -369,7 +380,7 @@ class ArrayDS:
         self.tcat = TensorMultiCategory if self.multi_label else TensorCategory
         self.loss_func = BCEWithLogitsLossFlat() if self.multi_label else CrossEntropyLossFlat()  # what fastai's Learner takes by default
     def __len__(self): return len(self.y)
-    def __getitem__(self, i): return TensorImage(_rgb(self.x[i][None].permute(0, 3, 1, 2))[0]), self.tcat(self.y[i])
+    def __getitem__(self, i): return TensorImage(gray_to_rgb(self.x[i][None].permute(0, 3, 1, 2))[0]), self.tcat(self.y[i])
     @contextmanager
     def set_split_idx(self, i:int):
         "Batches transformed as split `i`'s (0: training, random augmentation on) inside the block, as fastai's `Datasets` does (`Learner.tta` uses it)"
@@ -390,7 +401,7 @@ class ArrayDL(TfmdDL):
         ds = self.dataset
         for b in torch.as_tensor(list(samps), dtype=torch.long, device=ds.y.device).split(self.bs):
             if self.drop_last and len(b) < self.bs: break
-            yield TensorImage(_rgb(ds.x.index_select(0, b).permute(0, 3, 1, 2))), ds.tcat(ds.y.index_select(0, b))
+            yield TensorImage(gray_to_rgb(ds.x.index_select(0, b).permute(0, 3, 1, 2))), ds.tcat(ds.y.index_select(0, b))
 
 # %% ../nbs/01_data.ipynb #e3b13524
 AUG = dict(max_rotate=10., min_zoom=1., max_zoom=1.1, max_lighting=0.2, max_warp=0.2, p_affine=0.75, p_lighting=0.75)

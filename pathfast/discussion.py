@@ -13,7 +13,7 @@ from statsmodels.stats.proportion import test_proportions_2indep
 from .models import PathCNN
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, fmt_pm, fmt_num, fmt_ci, fmt_p,
                            pct, ensemble, monitor, best_run, multi_label, binary, positive, noun)
-from .stats import ALPHA, intervals, comparisons, calibration, mistakes
+from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
 
 # %% ../nbs/05d_discussion.ipynb #4403fe49
 MEDMNIST_V2 = ('Yang J, Shi R, Wei D, Liu Z, Zhao L, Ke B, Pfister H, Ni B. MedMNIST v2 - A large-scale lightweight benchmark '
@@ -264,12 +264,10 @@ def _diagnoses(store:dict, diags:list)->list:
 
 def _errors(store:dict, name)->list:
     "The best run's calibration, and its most confident mistakes: are the other runs wrong on them too?"
-    s = best_run(store)
-    run = s and store['runs'][s['name']]
-    if not run or run.get('test_probs') is None: return []
+    s, run, cal = best_calibration(store)
+    if run is None: return []
     ds = store['manifest']['dataset']
-    task, pos = ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1
-    cal = calibration(run['test_labels'], run['test_probs'], task, pos)
+    task = ds.get('task', 'multi-class')
     bias = float(np.sum(cal['count'] * (cal['conf'] - cal['freq'])) / cal['count'].sum())
     how = 'well' if cal['ece'] < .05 else 'moderately' if cal['ece'] < .1 else 'poorly'
     t = (f"Calibration: the {cal['what']} of {name(s['name'])} is {how} calibrated, with an expected calibration error of {cal['ece']:.3f} "
@@ -361,10 +359,8 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         if recs and all(np.argmin(np.diag(c) / np.maximum(c.sum(1), 1)) == rare for c in recs):
             out.append(dict(what=f"Class weighting or balanced sampling for {ds['classes'][rare]}",
                             why=f"it has {counts[rare]:,} training images against {max(counts):,} for the largest class, and the lowest recall in every run."))
-    s = best_run(store)
-    if s and store['runs'][s['name']].get('test_probs') is not None:
-        run = store['runs'][s['name']]
-        cal = calibration(run['test_labels'], run['test_probs'], ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1)
+    cal = best_calibration(store)[2]
+    if cal is not None:
         if cal['ece'] >= .05:
             out.append(dict(what='Calibrate the probabilities before reading them as risks (temperature scaling on the validation split)',
                             why=f"the best run's expected calibration error is {cal['ece']:.3f}."))
@@ -405,9 +401,8 @@ def key_findings(store:dict, cs:list, diags:list, name)->list:
     if still or over:
         out.append(' '.join(([f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch (possibly under-trained)."] if still else [])
                             + ([f"{names(over)} over-fitted: validation loss rose while training loss fell."] if over else [])))
-    if s and store['runs'][s['name']].get('test_probs') is not None:
-        ds, run = store['manifest']['dataset'], store['runs'][s['name']]
-        ece = calibration(run['test_labels'], run['test_probs'], ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1)['ece']
+    if (cal := best_calibration(store)[2]) is not None:
+        ece = cal['ece']
         out.append(f"The best run's probabilities are {'well' if ece < .05 else 'moderately' if ece < .1 else 'poorly'} calibrated "
                    f"(expected calibration error {ece:.3f}).")
     return out[:5]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.torch import save as st_save, load as st_load
 from .core import PathfastError, atomic_write
-from .data import MedData, NORM, MULTI_LABEL
+from .data import MedData, NORM, MULTI_LABEL, gray_to_rgb
 from .models import PathCNN, backbone_model
 
 # %% ../nbs/03b_export.ipynb #cc07a21d
@@ -82,8 +82,7 @@ class Predictor(nn.Module):
         self.register_buffer('std', torch.tensor(info['normalization']['std']).view(1, 3, 1, 1))
     def forward(self, x):
         x = x.permute(0, 3, 1, 2)
-        if x.shape[1] == 1: x = x.expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)  # as `data.get_dls` repeats gray
-        x = (x.float().div(255.) - self.mean) / self.std
+        x = (gray_to_rgb(x).float().div(255.) - self.mean) / self.std
         if x.shape[-2:] != (self.size, self.size): x = F.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False)
         with torch.autocast(x.device.type, dtype=self.dtype) if self.dtype else nullcontext(): out = self.model(x).float()
         return out.sigmoid() if self.multi else out.softmax(-1)

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve, precision_recall_curve, average_precision_score, roc_auc_score
 from .runs import (METRICS, lbl, model_label, run_colors, aug_pairs, finished, seed_stats, monitor, multi_label, binary,
                            positive, noun, best_run)
-from .stats import intervals, calibration
+from .stats import intervals, best_calibration
 from .saliency import decode
 
 # %% ../nbs/05c_figures.ipynb #a1325574
@@ -176,11 +176,8 @@ def plot_roc(store:dict)->Figure:
 # %% ../nbs/05c_figures.ipynb #e62a1c11
 def plot_calibration(store:dict)->Figure|None:
     "The best run's reliability diagram and the images per probability bin; None without a best run with test probabilities"
-    s = best_run(store)
-    run = s and store['runs'][s['name']]
-    if not run or run.get('test_probs') is None: return None
-    ds = store['manifest']['dataset']
-    cal = calibration(run['test_labels'], run['test_probs'], ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1)
+    s, run, cal = best_calibration(store)
+    if run is None: return None
     ok, mids = cal['count'] > 0, (np.arange(10) + .5) / 10
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(4.8, 5.), layout='constrained')

@@ -7,17 +7,17 @@ __all__ = ['DTYPES', 'EXAMPLES', 'find_run', 'image_items', 'load_image', 'predi
            'export_onnx', 'write_csv', 'predict_images', 'pathfast_predict', 'parser', 'main']
 
 # %% ../nbs/07_predict.ipynb #0a7b387c
-import argparse, copy, csv, io, os, sys, warnings, zipfile
+import copy, csv, io, os, sys, warnings, zipfile
 from contextlib import redirect_stdout
 from pathlib import Path
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by a dependency at import, not actionable
 import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
-from fastcore.script import call_parse, Param, anno_parser
+from fastcore.script import call_parse, Param
 from fastprogress.fastprogress import progress_bar
-from .core import PathfastError, get_device, atomic_write
+from .core import PathfastError, get_device, atomic_write, script_parser, run_script
 from .train import RunResult
-from .sources import IMAGE_EXTS, read_image
+from .sources import IMAGE_EXTS, read_image, fit_image, image_files
 from .data import MULTI_LABEL
 from .export import Predictor, load_weights
 
@@ -63,9 +63,8 @@ def _npz(p:Path, split:str, name:str)->list:
     return [(f'{name}[{i}]', a) for i, a in enumerate(x)]
 
 def _folder(d:Path)->list:
-    "(path, path) for every image file under `d`, recursively, sorted, hidden ones skipped"
-    fs = [p for p in sorted(d.rglob('*')) if p.is_file() and p.suffix.lower() in IMAGE_EXTS
-          and not any(s.startswith('.') for s in p.relative_to(d).parts)]
+    "(path, path) for every image file under `d`, recursively, sorted, hidden ones skipped (`sources.image_files`)"
+    fs = image_files(d)[0]
     if not fs: raise PathfastError(f"{d} holds no image files ({', '.join(IMAGE_EXTS)})")
     return [(str(p), p) for p in fs]
 
@@ -85,16 +84,12 @@ def image_items(paths:list # image files, folders, `file.npz` or `file.npz:split
 def load_image(src, # an image file, or a uint8 array (H,W) or (H,W,C)
                size:int, channels:int # the run's data size and channels
               )->np.ndarray:
-    "A uint8 (size, size, channels) array: a file read by `sources.read_image`; an array used as it is, or converted and resized the same way"
+    "A uint8 (size, size, channels) array: a file read by `sources.read_image`; an array used as it is, or fitted by `sources.fit_image`"
     if isinstance(src, Path):
         try: return read_image(src, size, channels)
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e: raise PathfastError(f"cannot read image {src}: {e}") from None
     a = src if src.ndim == 3 else src[..., None]
-    if a.shape == (size, size, channels): return a
-    im = Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).convert('L' if channels == 1 else 'RGB')
-    if im.size != (size, size): im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-    a = np.asarray(im)
-    return a[..., None] if channels == 1 else a
+    return a if a.shape == (size, size, channels) else fit_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), size, channels)
 
 # %% ../nbs/07_predict.ipynb #3e668fce
 DTYPES = dict(fp32=None, bf16=torch.bfloat16, fp16=torch.float16)
@@ -242,18 +237,10 @@ def pathfast_predict(
     except OSError as e:
         print(f"pathfast-predict: error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}", file=sys.stderr); sys.exit(1)
 
-def _fill_text(self, text, width, indent):
-    "Wrap help text, but keep text laid out in lines (the examples) as it is"
-    return text if '\n' in text else argparse.HelpFormatter._fill_text(self, text, width, indent)
-
 def parser():
     "The argument parser of `pathfast-predict`"
-    p = anno_parser(pathfast_predict, 'pathfast-predict')
-    p.epilog, p.formatter_class = EXAMPLES, type('Formatter', (p.formatter_class,), dict(_fill_text=_fill_text))
-    return p
+    return script_parser(pathfast_predict, 'pathfast-predict', EXAMPLES)
 
 def main(argv:list|None=None):
     "Entry point of the `pathfast-predict` console script"
-    args = vars(parser().parse_args(argv))
-    for k in ('pdb', 'xtra'): args.pop(k, None)
-    pathfast_predict(**args)
+    run_script(parser(), pathfast_predict, argv)

@@ -19,7 +19,7 @@ from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, names)
+                           monitor, best_run, best_scored, names)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -216,9 +216,8 @@ def cost_table(store:dict)->list:
 
 def mistakes_table(store:dict)->dict|None:
     "The best run's most confident mistakes: test index, true and predicted class (or label and truth), probability, other runs wrong on it"
-    s = best_run(store)
-    run = s and store['runs'][s['name']]
-    if not run or run.get('test_probs') is None: return None
+    s, run = best_scored(store)
+    if run is None: return None
     ds, multi = store['manifest']['dataset'], multi_label(store)
     others = [v for x, v in finished(store) if x is not s and v.get('test_probs') is not None]
     def wrong(v, m):
@@ -306,8 +305,9 @@ def _training(store:dict)->tuple:
     frozen, plateau = _frozen_epochs(store) if tuned else 0, cfg.get('schedule') == 'plateau'
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))
     cnn, other = [s for s in specs if s['model'] == 'cnn'], [s for s in specs if s['model'] != 'cnn']
+    mins = f"{cfg['budget_minutes']:g} minute{'s' if cfg['budget_minutes'] != 1 else ''}" if cfg.get('budget_minutes') else None
     length = (_epochs(cfg['epochs']) + ' (--epochs)' if cfg.get('epochs') else f"a budget of {cfg.get('steps', 0):,} optimizer steps"
-              + (f", at most {cfg['budget_minutes']:g} minutes of training" if cfg.get('budget_minutes') else ''))
+              + (f", at most {mins} of training" if mins else ''))
     rows = [('Length of a run', length)] + ([('Epochs with the pretrained body frozen, first', frozen)] if tuned else [])
     rows += [('Batch size', (m.get('batch') or {}).get('why', cfg.get('bs')))]
     rows += [(f"{'LR' if plateau else 'Max LR'}, {archs(cnn)}", cfg.get('lr_cnn'))] if cnn else []
@@ -323,7 +323,7 @@ def _training(store:dict)->tuple:
     text = dict(scratch=archs(s for s in specs if not s['pretrained']), tuned=archs(tuned), frozen=_epochs(frozen) if frozen else '',
                 plateau=plateau, score=score, best=best, better=better, patience=cfg.get('patience'),
                 eps=cfg.get('label_smoothing'), epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
-                minutes=f"{cfg['budget_minutes']:g} minute{'s' if cfg['budget_minutes'] != 1 else ''}" if cfg.get('budget_minutes') else None,
+                minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,
                 tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [])
     return text, [(k, '–' if v is None else v) for k, v in rows]
@@ -342,7 +342,7 @@ def data_origin(ds:dict # the manifest's `dataset`
     info = INFO.get(flag, {})
     official = bool(info) and md5 == info.get('MD5' + ('' if ds['size'] == 28 else f"_{ds['size']}"))
     medmnist = dict(medmnist=bool(info), split="MedMNIST's official training, validation and test splits")
-    if kind == 'demo': return dict(medmnist, what=f"the copy that ships inside pathfast for --demo, unmodified: MedMNIST v2 (Yang et al., Scientific Data 10, 41, 2023; images from Kermany et al., Cell 172, 2018), licensed CC BY 4.0",
+    if kind == 'demo': return dict(medmnist, what="the copy that ships inside pathfast for --demo, unmodified: MedMNIST v2 (Yang et al., Scientific Data 10, 41, 2023; images from Kermany et al., Cell 172, 2018), licensed CC BY 4.0",
                                    check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")
     if kind in ('folder', 'csv'):
         cols = src.get('columns') or {}

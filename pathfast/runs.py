@@ -6,7 +6,7 @@
 __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive', 'metric_keys',
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p', 'fmt_secs', 'lbl',
-           'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run']
+           'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_scored']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, textwrap
@@ -184,3 +184,9 @@ def best_run(store:dict)->dict|None:
     "The spec of the finished run with the highest mean validation accuracy at its tested epoch; None if no run recorded one"
     cand = [(s, va) for s, _ in finished(store) if (va := mean_of(store, s['name'], 'accuracy', 'valid_metrics')) is not None]
     return max(cand, key=lambda c: c[1])[0] if cand else None
+
+def best_scored(store:dict)->tuple:
+    "The best run's spec and result when it stored its test probabilities (calibration, mistakes read them), else (None, None)"
+    s = best_run(store)
+    run = s and store['runs'][s['name']]
+    return (s, run) if run and run.get('test_probs') is not None else (None, None)

@@ -4,19 +4,19 @@
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'GRAY_MODES', 'SPLIT_NAMES', 'FRACTIONS', 'PATH_COLS', 'LABEL_COLS', 'SPLIT_COLS', 'read_image',
-           'scan_folder', 'split_items', 'read_csv', 'content_key', 'decode_images', 'load_cached', 'load_images',
-           'load_folder', 'load_csv']
+           'fit_image', 'image_files', 'scan_folder', 'split_items', 'read_csv', 'content_key', 'decode_images',
+           'load_cached', 'load_images', 'load_folder', 'load_csv']
 
 # %% ../nbs/01a_sources.ipynb #712b77ac
-import csv, hashlib, json, os, shutil, sys, time, warnings
+import csv, hashlib, json, os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastprogress.fastprogress import progress_bar
-from .core import PathfastError  # first: it imports medmnist without creating ~/.medmnist
+from .core import PathfastError, interactive  # first: it imports medmnist without creating ~/.medmnist
 from medmnist import INFO
-from .data import MedData, SPLITS, MULTI_LABEL, CACHE_VERSION, check_data, check_fits, cache_root
+from .data import MedData, SPLITS, CACHE_VERSION, task_of, check_data, check_fits, cache_root, build_once
 
 # %% ../nbs/01a_sources.ipynb #55dc2914
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -31,14 +31,18 @@ def read_image(path:str|Path, # an image file PIL can open
     with Image.open(path) as im:
         c = channels or (1 if im.mode in GRAY_MODES else 3)
         im.draft('L' if c == 1 else 'RGB', (size, size))  # JPEG decodes at the smallest scale still >= size
-        if im.mode in _WIDE:
-            a = np.asarray(im, dtype=np.float32)
-            lo, hi = float(a.min()), float(a.max())
-            im = Image.fromarray(((a - lo) / ((hi - lo) or 1) * 255).round().astype(np.uint8))
-        im = im.convert('L' if c == 1 else 'RGB')
-        if im.size != (size, size): im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        a = np.asarray(im)
-    return a[..., None] if c == 1 else a
+        return fit_image(im, size, c)
+
+def fit_image(im:Image.Image, size:int, channels:int)->np.ndarray:
+    "`im` as a uint8 (size, size, channels) array, the way `read_image` makes one (`pathfast-predict` fits npz arrays with it too)"
+    if im.mode in _WIDE:
+        a = np.asarray(im, dtype=np.float32)
+        lo, hi = float(a.min()), float(a.max())
+        im = Image.fromarray(((a - lo) / ((hi - lo) or 1) * 255).round().astype(np.uint8))
+    im = im.convert('L' if channels == 1 else 'RGB')
+    if im.size != (size, size): im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    a = np.asarray(im)
+    return a[..., None] if channels == 1 else a
 
 # %% ../nbs/01a_sources.ipynb #780b6eb7
 SPLIT_NAMES = dict(train=('train', 'training'), val=('val', 'valid', 'validation', 'dev'), test=('test', 'testing'))
@@ -48,7 +52,7 @@ def _split_of(name:str)->str|None:
     "'train', 'val' or 'test' for a split folder or a CSV split value ('valid', 'Training', ...), else None"
     return next((s for s, names in SPLIT_NAMES.items() if name.strip().lower() in names), None)
 
-def _files(d:Path)->tuple:
+def image_files(d:Path)->tuple:
     "Image files under `d`, recursively and sorted, and how many other files were there (hidden ones ignored)"
     imgs, other = [], 0
     for p in sorted(d.rglob('*')):
@@ -77,7 +81,7 @@ def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test
     items, other = [], 0
     for s, d in dirs:
         for i, c in enumerate(classes):
-            imgs, n = _files(d/c)
+            imgs, n = image_files(d/c)
             items += [(p, i, s) for p in imgs]; other += n
     if not items: raise PathfastError(f"{root} holds no image files ({', '.join(IMAGE_EXTS)}) in its class folders")
     return dict(items=items, classes=classes, other=other, split='folders' if 'train' in split_dirs else None)
@@ -178,7 +182,10 @@ def content_key(items:list, size:int, extra:dict|None=None)->str:
 
 def _bar(it, total:int, what:str):
     "A progress bar in a terminal or notebook; elsewhere (a pipe, a log file) one line at the start"
-    if sys.stdout.isatty() or 'ipykernel' in sys.modules: return progress_bar(it, total=total, comment=what)
+    if interactive():
+        bar = progress_bar(it, total=total)
+        bar.comment = what  # not a `progress_bar` argument
+        return bar
     print(f"{what}: {total:,} images", flush=True)
     return it
 
@@ -210,13 +217,12 @@ def decode_images(items:list, # (path, label, split or None) per image
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
     items = [(p, y, s) for (p, y, _), s in zip(items, splits)]
     check_fits(len(items) * size * size * c, f"{len(items):,} images at {size}x{size}x{c}", dest.parent)
-    dest.mkdir(parents=True, exist_ok=True)
     by = {s: [it for it in items if it[2] == s] for s in SPLITS}
     outs = {s: open(dest/f'x_{s}.u8', 'wb') for s in SPLITS}  # rows appended in order: plain writes, no writable map in memory
-    k, labels, jobs = dict.fromkeys(SPLITS, 0), {s: [] for s in SPLITS}, [(p, size, c) for s in SPLITS for p, y, _ in by[s]]
-    order = [(s, y, p) for s in SPLITS for p, y, _ in by[s]]
+    k, labels, order = dict.fromkeys(SPLITS, 0), {s: [] for s in SPLITS}, [(s, y, p) for s in SPLITS for p, y, _ in by[s]]
     with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
-        for (s, y, p), a in zip(order, _bar(ex.map(_decode, jobs, chunksize=64), len(jobs), f"decoding {dest.name[:8]}")):
+        decoded = ex.map(_decode, [(p, size, c) for s, y, p in order], chunksize=64)
+        for (s, y, p), a in zip(order, _bar(decoded, len(order), f"decoding {dest.name[:8]}")):
             if a is None: bad.append(p); continue
             outs[s].write(np.ascontiguousarray(a).tobytes()); k[s] += 1; labels[s].append(y)
     for s in SPLITS:
@@ -251,25 +257,14 @@ def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
     multi, classes = src.get('multi', False), src['classes']
     key = content_key(src['items'], size, dict(kind=kind, classes=classes, multi=multi, seed=seed))
     dest = Path(cache_dir or cache_root())/key
-    hit = (dest/'meta.json').exists()
-    if not hit:
-        tmp = dest.with_name(f'{key}.tmp{os.getpid()}')
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            decode_images(src['items'], classes, size, tmp, multi, seed)
-            if (dest/'meta.json').exists(): shutil.rmtree(tmp)  # another process finished the same set first
-            else: tmp.rename(dest)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    hit = build_once(dest, lambda tmp: decode_images(src['items'], classes, size, tmp, multi, seed))
     t = time.perf_counter()
     data, meta, maps = load_cached(dest)
     if meta['skipped']: print(f"skipped {len(meta['skipped'])} file{'s' if len(meta['skipped']) > 1 else ''} that are not readable images (first: {meta['skipped'][0]})", file=sys.stderr)
     source = dict(kind=kind, path=str(path), split=' + '.join(x for x in (src.get('split'), None if meta['split'] == 'given' else meta['split']) if x), seed=seed, channels=meta['channels'],
                   converted=meta['converted'], skipped=len(meta['skipped']), skipped_files=meta['skipped'][:5], other_files=src.get('other', 0),
                   columns=src.get('columns'), cache=dict(dir=str(dest), hit=hit, decode_seconds=meta['seconds'], load_seconds=round(time.perf_counter() - t, 3)))
-    task = MULTI_LABEL if multi else 'binary-class' if len(classes) == 2 else 'multi-class'
-    return check_data(MedData(_flag(name), size, classes, data, Path(path), md5=key, task=task, source=source, maps=maps))
+    return check_data(MedData(_flag(name), size, classes, data, Path(path), md5=key, task=task_of(multi, len(classes)), source=source, maps=maps))
 
 def load_folder(root:str|Path, # `root/<class>/*.png`, or with `train/ valid/ test/` folders above the class folders
                 size:int=64, seed:int=0, cache_dir:str|Path|None=None)->MedData:

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['ALPHA', 'N_BOOT', 'wilson', 'mcnemar_exact', 'boot_weights', 'percentile_ci', 'weighted_auc', 'boot_metrics',
-           'analysis', 'intervals', 'boot_p', 'compare', 'comparisons', 'calibration', 'mistakes']
+           'analysis', 'intervals', 'boot_p', 'compare', 'comparisons', 'calibration', 'best_calibration', 'mistakes']
 
 # %% ../nbs/05b_stats.ipynb #d6b55536
 import numpy as np
@@ -14,7 +14,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from .data import MULTI_LABEL
-from .runs import (binary, multi_label, positive, finished, mean_of, transfer_pairs, arch_pairs, aug_pairs)
+from .runs import (best_scored, binary, multi_label, positive, finished, mean_of, transfer_pairs, arch_pairs, aug_pairs)
 
 # %% ../nbs/05b_stats.ipynb #7a253c1d
 ALPHA = .05 # the level of every interval (95%) and test
@@ -194,6 +194,13 @@ def calibration(y, # test labels (class indices, or 0/1 rows for a multi-label t
     count = np.bincount(ids, minlength=n_bins)
     conf, freq = _div(np.bincount(ids, p, n_bins), count), _div(np.bincount(ids, hit, n_bins), count)
     return dict(conf=conf, freq=freq, count=count, ece=float(np.sum(count / count.sum() * np.abs(freq - conf))), what=what)
+
+def best_calibration(store:dict)->tuple:
+    "The best run's spec, result and `calibration` (None, None, None without stored test probabilities)"
+    s, run = best_scored(store)
+    if run is None: return None, None, None
+    ds = store['manifest']['dataset']
+    return s, run, calibration(run['test_labels'], run['test_probs'], ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1)
 
 # %% ../nbs/05b_stats.ipynb #c62bb5aa
 def mistakes(run:dict, task:str='multi-class', k:int=8)->list:

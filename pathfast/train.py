@@ -22,10 +22,9 @@ from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, Chan
                                total_params, noop, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat)
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix,
                              multilabel_confusion_matrix, roc_auc_score)
-from .core import PathfastError, Config, get_device, save_json, load_json  # first: it imports medmnist without creating ~/.medmnist
+from .core import PathfastError, Config, save_json, load_json  # first: it imports medmnist without creating ~/.medmnist
 from medmnist.evaluator import getAUC
-from .data import MedData, MULTI_LABEL, get_dls, aug_policy, batch_tfms
-from .data import ArrayDS
+from .data import MedData, MULTI_LABEL, ArrayDS, get_dls, aug_policy, batch_tfms
 from .models import cnn_learner, backbone_learner, get_backbone, weights_source
 from . import distrib
 

@@ -22,6 +22,8 @@ def test_report_end_to_end(trained):
     out = trained['out']
     assert p.stdout.strip().splitlines()[-1] == f'report: {out}'
     for r in RUNS: assert re.search(rf'^{r}\s+test acc [0-9.]+\s+AUC [0-9.]+', p.stdout, re.M), r
+    lines = p.stdout.splitlines()  # piped, not a terminal: plain lines, no progress-bar frames
+    assert '\r' not in p.stdout and p.stdout.count('epoch  train_loss') == len(RUNS) and len(lines) <= 5 * len(RUNS) + 2, p.stdout
     html = out.read_text(encoding='utf-8')
     assert re.findall(r'<h2[^>]*>\s*([^<]+?)\s*</h2>', html) == ['Methods', 'Results', 'Discussion']
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 6

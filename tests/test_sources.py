@@ -34,7 +34,7 @@ def test_folder_round_trip(tmp_path):
     assert (ds['classes'], ds['task'], ds['n_samples']) == (['glioma', 'meningioma', 'no tumor'], 'multi-class', {'train': 27, 'val': 3, 'test': 6})
     html = out.read_text()
     for c in ('glioma', 'meningioma', 'no tumor'): assert c in html
-    assert '27' in html and 'brain mri' in html and 'MedMNIST flag' not in html
+    assert '(train 27, val 3, test 6 images)' in html and 'brain mri' in html and 'MedMNIST flag' not in html
     assert 'a split pathfast made: stratified by class, seed 42, 7:1:2' in html and 'files that are not readable images were skipped' in html
     q = run_cli('--images', root, *QUICK, '--results-dir', tmp_path/'store2', '--out', tmp_path/'r2.html', tmp=tmp_path)
     assert q.returncode == 0, q.stderr
