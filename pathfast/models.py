@@ -47,9 +47,16 @@ def adamw(params, lr:float=1e-3, **hypers)->OptimWrapper:
                         weight_decay=h['wd'], fused=fused)
 
 # %% ../nbs/02_models.ipynb #e0e57f8c
+def _renumber(cb, log:list)->list:
+    "An epoch row numbered 1, 2, ... across every fit of `cb`'s learner, as the history, the log's summary and the report count (fastai's table restarts at 0 with each fit); the header unchanged"
+    if not log or not isinstance(log[0], int): return log
+    cb.n += 1
+    return [cb.n, *log[1:]]
+
 class Progress(ProgressCallback):
-    "fastai's progress bars, with the smoothed loss read (a host-device sync on a GPU) at most every `every` seconds"
-    def __init__(self, every:float=0.5): self.every, self.shown = every, None
+    "fastai's progress bars, with the smoothed loss read (a host-device sync on a GPU) at most every `every` seconds; epochs numbered from 1"
+    def __init__(self, every:float=0.5): self.every, self.shown, self.n = every, None, 0
+    def _write_stats(self, log): super()._write_stats(_renumber(self, log))
     def before_train(self): self.shown = None; super().before_train()
     def before_validate(self): self.shown = None; super().before_validate()
     def after_batch(self):
@@ -60,15 +67,15 @@ class Progress(ProgressCallback):
     def loss_text(self)->str: return f'{self.smooth_loss.item():.4f}'
 
 class EpochLines(Callback):
-    "One plain line per epoch (fastai's epoch table without the redrawn bars), for a pipe, a log file or CI; the header once, before the first"
+    "One plain line per epoch (fastai's epoch table without the redrawn bars, epochs numbered from 1), for a pipe, a log file or CI; the header once, before the first"
     order = ProgressCallback.order
-    def __init__(self): self.header = False
+    def __init__(self): self.header, self.n = False, 0
     def before_fit(self):
         if self.learn.logger is noop: return
         self.old, self.learn.logger = self.learn.logger, self._line
     def _line(self, log):
         if not self.header: self.header = True; self._line(self.recorder.metric_names)  # not per fit: a timing probe or a fine-tune's second fit
-        print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
+        print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in _renumber(self, log)), flush=True)
     def after_fit(self):
         if hasattr(self, 'old'): self.learn.logger = self.old; del self.old
 

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_convs', 'SmallConvs', 'cpu_has_bf16',
            'pick_precision', 'Autocast', 'speed_cbs', 'History', 'pick_bs', 'epoch_seconds', 'plan_epochs',
-           'BestCheckpoint', 'EarlyStop', 'TimeLimit', 'fit_scratch', 'fit_finetune', 'ResizeBatch', 'test_metrics',
-           'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options', 'describe',
-           'train_run']
+           'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit', 'fit_scratch', 'fit_finetune', 'ResizeBatch',
+           'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options',
+           'describe', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import ctypes, functools, math, platform, tempfile, time
@@ -209,9 +209,23 @@ class BestCheckpoint(TrackerCallback):
 class EarlyStop(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback` (`patience` epochs without a better `monitor`), remembering the epoch of the fit it stopped"
     stopped = None
-    def after_epoch(self):
-        try: super().after_epoch()
-        except CancelFitException: self.stopped = self.epoch + 1; raise
+    def after_epoch(self):  # fastai's, with a line that names no epoch: fastai counts them from 0 in each fit, the table from 1 across fits
+        TrackerCallback.after_epoch(self)
+        self.wait = 0 if self.new_best else self.wait + 1
+        if self.wait >= self.patience:
+            self.stopped = self.epoch + 1
+            print(f'early stopping: no better {self.monitor} in {self.wait} epochs')
+            raise CancelFitException()
+
+class Plateau(ReduceLROnPlateau):
+    "fastai's `ReduceLROnPlateau` (divide every rate by `factor` after `patience` epochs without a better `monitor`), through `set_hyper`; its line names no epoch"
+    def after_epoch(self):  # fastai's writes the new rates into `opt.hypers`, which `OptimWrapper` (our fused AdamW) builds afresh on every read: they were lost
+        TrackerCallback.after_epoch(self)
+        self.wait = 0 if self.new_best else self.wait + 1
+        if self.wait < self.patience: return
+        old, self.wait = self.opt.hypers[-1]['lr'], 0
+        self.opt.set_hyper('lr', [max(h['lr'] / self.factor, self.min_lr) for h in self.opt.hypers])
+        if self.opt.hypers[-1]['lr'] < old: print(f"learning rate divided by {self.factor:g}, to {self.opt.hypers[-1]['lr']:.2e}: no better {self.monitor} in {self.patience} epochs")
 
 class TimeLimit(Callback):
     "End training at the end of the first epoch that finishes more than `seconds` after `start` (shared by successive fits; data-parallel: the main process's clock decides)"
@@ -229,7 +243,7 @@ def _sync(device):
 def _fit(learn:Learner, epochs:int, lr, schedule:str, cbs:list, monitor:str='valid_loss', **kw):
     "`fit_one_cycle`, or `fit` at a constant rate with `ReduceLROnPlateau` (divide by 5 after 2 epochs without a better `monitor`)"
     if schedule == 'one_cycle': return learn.fit_one_cycle(epochs, lr, cbs=cbs, **kw)
-    return learn.fit(epochs, lr, cbs=[*cbs, ReduceLROnPlateau(monitor=monitor, patience=2, factor=5.)])
+    return learn.fit(epochs, lr, cbs=[*cbs, Plateau(monitor=monitor, patience=2, factor=5.)])
 
 def fit_scratch(learn:Learner, epochs:int, lr:float, hist:History, schedule:str='one_cycle', cbs:list|None=None, monitor:str='valid_loss')->dict:
     "Training of every layer at one rate (one-cycle or plateau); returns the learning rates used"

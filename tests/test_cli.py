@@ -24,6 +24,7 @@ def test_report_end_to_end(trained):
     for r in RUNS: assert re.search(rf'^{r}\s+test acc [0-9.]+\s+AUC [0-9.]+', p.stdout, re.M), r
     lines = p.stdout.splitlines()  # piped, not a terminal: plain lines, no progress-bar frames
     assert '\r' not in p.stdout and p.stdout.count('epoch  train_loss') == len(RUNS) and len(lines) <= 5 * len(RUNS) + 2, p.stdout
+    assert re.findall(r'^epoch  train_loss.*\n(\S+)  ', p.stdout, re.M) == ['1'] * len(RUNS), p.stdout  # epochs counted from 1, as the summary and the report count them
     html = out.read_text(encoding='utf-8')
     assert re.findall(r'<h2[^>]*>\s*([^<]+?)\s*</h2>', html) == ['Methods', 'Results', 'Discussion']
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 6
