@@ -11,6 +11,7 @@ paired comparisons.
 import io, math
 from pathlib import Path
 import numpy as np
+from medmnist import INFO
 from matplotlib.figure import Figure
 from sklearn.metrics import (precision_recall_fscore_support, roc_auc_score, balanced_accuracy_score, multilabel_confusion_matrix)
 from pathfast.core import Config, atomic_write, save_json
@@ -243,7 +244,7 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
     bs = pick_bs(n_samples['train'], cfg.bs)
     manifest = {'pathfast_store': STORE_VERSION, 'created': '2026-11-22T18:00:00',
         'dataset': dict(flag=flag, name=flag.replace('mnist', '').capitalize() + 'MNIST', size=size, classes=classes,
-                        task=task, n_samples=dict(n_samples), counts=counts,
+                        task=task, n_samples=dict(n_samples), official_n_samples=INFO.get(flag, {}).get('n_samples'), counts=counts,
                         md5='28209eda62fecd6e6a2d98b1501bb15f', path=f'/data/medmnist/{flag}.npz'),
         'preset': dict(name=preset, description=_description(preset, cfg)),
         'config': dict(cfg.asdict(), opt='AdamW (fused; β 0.9/0.99, ε 1e-5)', wd=0.01), 'runs': specs,
