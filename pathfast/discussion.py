@@ -12,7 +12,7 @@ from torch import nn
 from statsmodels.stats.proportion import test_proportions_2indep
 from .models import PathCNN
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun)
+                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts)
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
 
 # %% ../nbs/05d_discussion.ipynb #4403fe49
@@ -277,7 +277,8 @@ def _errors(store:dict, name)->list:
     if ms and others and not multi_label(store):
         wrong = lambda v, i: int(np.argmax(v['test_probs'][i])) != v['test_labels'][i]
         allw = [m for m in ms if all(wrong(v, m['index']) for v in others)]
-        t += (f" Its {len(ms)} most confident mistakes (Results) had probabilities from {ms[-1]['prob']:.3f} to {ms[0]['prob']:.3f}; "
+        lo, hi = f"{ms[-1]['prob']:.3f}", f"{ms[0]['prob']:.3f}"
+        t += (f" Its {len(ms)} most confident mistakes (Results) had " + (f"probabilities from {lo} to {hi}; " if lo != hi else f"a probability of {hi} each; ")
               + (f"{len(allw)} of them {'was' if len(allw) == 1 else 'were'} wrong in every other finished run too, which points to images "
                  f"that are hard, or labelled wrongly, rather than to one model's blind spot." if allw else
                  "none of them was wrong in every other finished run: each is a mistake of this model that another model avoided."))
@@ -305,13 +306,12 @@ def _load(x)->str: return ', '.join(f'{v:g}' for v in x) + ' (1, 5 and 15 min)' 
 def _cost(store:dict)->list:
     "Where the runs trained and what the timings can be trusted for: device, precision, threads, load if recorded, repeats"
     m, allr = store['manifest'], [r for reps in store['repeats'].values() for r in reps]
-    hw, cfg, pre, ds = m.get('hardware', {}), m.get('config', {}), m.get('preset', {}), m['dataset']
+    hw, cfg, pre = m.get('hardware', {}), m.get('config', {}), m.get('preset', {})
     where = (f"one GPU ({hw['gpu']})" if hw.get('gpu') else
              f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)")
     s = f"Settings: the {pre['description']}." if pre.get('description') else f"Settings: the {pre.get('name', 'unrecorded')} preset."
-    n_train = (ds.get('official_n_samples') or ds.get('n_samples', {})).get('train')
-    if cfg.get('subset') and n_train and cfg['subset'] < n_train:
-        s += (f" Training used a stratified subset of {cfg['subset']:,} of the {n_train:,} training images ({100 * cfg['subset'] / n_train:.0f}%), "
+    if (cut := subset_cuts(store).get('train')):
+        s += (f" Training used a stratified subset of {cut[0]:,} of the {cut[1]:,} training images ({100 * cut[0] / cut[1]:.0f}%), "
               f"and the test split was used in full, so these numbers understate what the same models reach on all the data.")
     if allr:
         several = len(m.get('seeds') or []) > 1
@@ -349,9 +349,9 @@ def next_steps(store:dict, diags:list, cs:list)->list:
     elif tr and ds['size'] < 64:
         out.append(dict(what='A higher input size (--size 64 or 128), or --resize for the backbones',
                         why=f"fine-tuning did not significantly beat training from scratch on {ds['size']} px images, where ImageNet features have little to work with."))
-    n_train = (ds.get('official_n_samples') or ds.get('n_samples', {})).get('train')
-    if cfg.get('subset') and n_train and cfg['subset'] < n_train:
-        out.append(dict(what='All the training data (--subset 0, or --full)', why=f"these runs used {cfg['subset']:,} of the {n_train:,} training images."))
+    cuts = subset_cuts(store)
+    if 'train' in cuts:
+        out.append(dict(what='All the training data (--subset 0, or --full)', why=f"these runs used {cuts['train'][0]:,} of the {cuts['train'][1]:,} training images."))
     counts = ds.get('counts', {}).get('train')
     if counts and not multi_label(store) and min(counts) < .5 * max(counts):
         rare = int(np.argmin(counts))
@@ -364,9 +364,10 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         if cal['ece'] >= .05:
             out.append(dict(what='Calibrate the probabilities before reading them as risks (temperature scaling on the validation split)',
                             why=f"the best run's expected calibration error is {cal['ece']:.3f}."))
-    if any(d.get('gap_p') is not None and d['gap_p'] < ALPHA for d in ok):
-        out.append(dict(what='A larger validation split (--subset 0 keeps all of it), to choose epochs and runs on',
-                        why='validation and test accuracy differed significantly for some runs.'))
+    if (gaps := [d['run'] for d in ok if d.get('gap_p') is not None and d['gap_p'] < ALPHA]):
+        out.append(dict(what='Validation images drawn like the test images (the same sources: hospitals, scanners, period), to choose epochs and runs on'
+                             + (', and all of the validation split (--subset 0)' if 'val' in cuts else ''),
+                        why=f"validation and test accuracy differed significantly for {names(gaps)}: what validation chose may not be what is best on the test split."))
     if len(store['manifest'].get('seeds') or []) < 2 and len(finished(store)) > 1:
         out.append(dict(what='Repeat every run with --seeds 3', why='with one seed, the intervals hold the test images only, not how much a run changes with its seed.'))
     return out

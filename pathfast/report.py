@@ -19,7 +19,7 @@ from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, best_scored, names)
+                           monitor, best_run, best_scored, names, subset_cuts)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -361,11 +361,6 @@ def data_origin(ds:dict # the manifest's `dataset`
     return dict(medmnist=False, what=f"the file {path} in MedMNIST's npz format", split="the file's own training, validation and test splits",
                 check=f"Its MD5 ({md5}) is recorded, so that a resumed experiment cannot mix its runs with another file's.")
 
-def _subset(ds:dict, cfg:dict)->int|None:
-    "`--subset` if it really cut the training or validation split (the official counts where recorded), else None"
-    full, k = ds.get('official_n_samples') or ds.get('n_samples', {}), cfg.get('subset')
-    return k if k and any(k < (full.get(s) or 0) for s in ('train', 'val')) else None
-
 def report_context(store:dict, title:str|None=None)->dict:
     "Everything the template shows, formatted, from a loaded store"
     m, specs = store['manifest'], store['specs']
@@ -395,7 +390,7 @@ def report_context(store:dict, title:str|None=None)->dict:
         resized=[s['name'] for s in specs if s['input_size'] not in (None, ds['size'])],
         runs=_runs_table(store), n_done=n_done, models=_models(store), design=cnn_design(store), train=train, training=training,
         schedules=[_schedule(s, store['runs'][s['name']]) for s in specs],
-        preset=dict(name=pre.get('name', '–'), description=pre.get('description', '')), subset=_subset(ds, cfg),
+        preset=dict(name=pre.get('name', '–'), description=pre.get('description', '')), subset=(cuts := subset_cuts(store)) and dict(n=cfg['subset'], splits=' and '.join(dict(train='the training', val='the validation')[s] for s in cuts) + (' splits' if len(cuts) > 1 else ' split')),
         seeds=', '.join(map(str, seeds)), n_seeds=len(seeds),
         hardware=_kv(m.get('hardware')), versions=_kv(m.get('versions')),
         table=results_table(store), citation=MEDMNIST_V2, per_class=per_class_table(store), comparisons=comparisons_table(store),

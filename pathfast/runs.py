@@ -6,7 +6,7 @@
 __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive', 'metric_keys',
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p', 'fmt_secs', 'lbl',
-           'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_scored']
+           'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_scored', 'subset_cuts']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, textwrap
@@ -190,3 +190,10 @@ def best_scored(store:dict)->tuple:
     s = best_run(store)
     run = s and store['runs'][s['name']]
     return (s, run) if run and run.get('test_probs') is not None else (None, None)
+
+# %% ../nbs/05a_runs.ipynb #83ea8cdb
+def subset_cuts(store:dict)->dict:
+    "`{split: (kept, of)}` for each of the training and validation splits that `--subset` cut"
+    ds, k = store['manifest']['dataset'], store['manifest'].get('config', {}).get('subset')
+    full = ds.get('official_n_samples') or ds.get('n_samples', {})
+    return {s: (k, full[s]) for s in ('train', 'val') if k and (full.get(s) or 0) > k}
