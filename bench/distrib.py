@@ -37,7 +37,7 @@ def run(procs:int, threads:int, i:int)->dict:
     wall = time.perf_counter() - t
     r = next(json.loads(f.read_text()) for f in (store/'runs').glob('*.json'))
     seen = r['epochs'] * (a.n // a.bs) * a.bs  # full batches only (the last partial batch is dropped)
-    return dict(procs=procs, threads=threads, ips=seen / r['train_seconds'], wall=wall, load=load, acc=r['metrics']['accuracy'])
+    return dict(procs=procs, threads=threads, ips=seen / r['train_seconds'], wall=wall, load=load, acc=r['metrics']['accuracy'], precision=r['precision'])
 
 shapes = [(1, a.threads), (a.procs, max(1, a.threads // a.procs)), (1, max(1, a.threads // a.procs))]  # the last: one process alone on a thread
 rows = [run(procs, threads, i) for i in range(a.repeats) for procs, threads in shapes]
@@ -45,8 +45,8 @@ best = {sh: max((r for r in rows if (r['procs'], r['threads']) == sh), key=lambd
 lines = [f"# Data-parallel launcher overhead: {a.procs} processes against 1 ({a.device})", '',
          f"{hardware(torch.device(a.device))}; torch {torch.__version__}; synthetic 28 px, {a.n:,} training images, "
          f"{a.epochs} epochs of the custom CNN at global batch {a.bs}, augmentation off; best of {a.repeats}.", '',
-         '| processes x threads | train img/s | wall s (whole command) | test accuracy | load avg (1 min) before |', '|---|---|---|---|---|']
-lines += [f"| {r['procs']} x {r['threads']} | {r['ips']:.0f} | {r['wall']:.1f} | {r['acc']:.3f} | {r['load']:.2f} |" for r in rows]
+         '| processes x threads | precision | train img/s | wall s (whole command) | test accuracy | load avg (1 min) before |', '|---|---|---|---|---|---|']
+lines += [f"| {r['procs']} x {r['threads']} | {r['precision']} | {r['ips']:.0f} | {r['wall']:.1f} | {r['acc']:.3f} | {r['load']:.2f} |" for r in rows]
 lines += ['', f"{shapes[1][0]} x {shapes[1][1]} against 1 x {a.threads}: {best[shapes[1]]['ips'] / best[shapes[0]]['ips']:.2f}x the training img/s; "
           f"against 1 x {shapes[2][1]}: {best[shapes[1]]['ips'] / best[shapes[2]]['ips']:.2f}x (best runs)."]
 print('\n'.join(lines))

@@ -10,7 +10,7 @@ __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSE
            'gray_to_rgb', 'ArrayDS', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
-import json, os, shutil, zipfile
+import json, os, shutil, socket, zipfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,12 +208,14 @@ def build_once(dest:Path, # the cache folder; complete when it holds `meta.json`
               )->bool:
     "Make the cache folder `dest` with `make` unless it is complete: in a temporary folder renamed when done, so an interruption leaves nothing half-made; whether it was there"
     if (dest/'meta.json').exists(): return True
-    tmp = dest.with_name(f'{dest.name}.tmp{os.getpid()}')
+    tmp = dest.with_name(f'{dest.name}.tmp-{socket.gethostname()}-{os.getpid()}')  # this process's own, on a disk several machines share too
     shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     try:
         make(tmp)
-        if (dest/'meta.json').exists(): shutil.rmtree(tmp)  # another process made it first
-        else: tmp.rename(dest)
+        try: tmp.rename(dest)
+        except OSError:  # another process made it first (a folder cannot be renamed onto one with files in it)
+            if not (dest/'meta.json').exists(): raise
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,5 +1,5 @@
 "Data-parallel training: two CPU processes (gloo) started by `accelerate launch`, on a small synthetic set."
-import json, os, subprocess, sys
+import json, os, shutil, signal, socket, subprocess, sys, time
 from pathlib import Path
 import numpy as np, pytest, torch
 from conftest import offline_env, runs_of
@@ -96,6 +96,99 @@ def test_resume(ddp):
     assert len(r0['seen']) == len(r1['seen']) == 2  # one run, two epochs, in both processes
     assert (tmp/'store'/'runs'/'cnn-noaug.json').read_text() == keep
     assert sorted(runs_of(tmp/'store')) == ['cnn-aug', 'cnn-noaug'] and r1['writes'] == []
+
+@pytest.mark.parametrize('how', ['ctrl-c', 'sigterm'])
+def test_interrupted_under_the_launcher_then_resumed(ddp, tmp_path, how):
+    """Stop a 2-process job while its second run trains: Ctrl-C in a terminal (SIGINT to the launcher and both processes)
+    or a scheduler's SIGTERM to the launcher alone. Every process ends, the store keeps the finished run whole, the main
+    process says so once, and the same command resumes: only the lost run is trained (resumed after Ctrl-C)"""
+    shutil.copy(ddp['tmp']/'syn.npz', tmp_path/'syn.npz')
+    env = dict(offline_env(tmp_path), CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    cmd = [str(ACCELERATE), 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
+           '--dynamo_backend', 'no', '-m', 'pathfast', '--npz', 'syn.npz', *ARGS, '--epochs', '12']  # about 4 s a run
+    with open(tmp_path/'err.txt', 'w') as err:  # its own process group, as a terminal's foreground job
+        p = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
+    second, out = False, []
+    for line in p.stdout:  # wait for the second run's third epoch
+        out.append(line)
+        second = second or (line.startswith('cnn-aug') and 'training' in line)
+        if second and line.startswith('3 '): break
+    assert second, ''.join(out)[-2000:]
+    if how == 'ctrl-c': os.killpg(p.pid, signal.SIGINT)
+    else: p.send_signal(signal.SIGTERM)
+    out.append(p.stdout.read())
+    p.wait(timeout=120)
+    time.sleep(1)
+    with pytest.raises(ProcessLookupError): os.killpg(p.pid, 0)  # no process of the job is left
+    err = (tmp_path/'err.txt').read_text()
+    assert p.returncode != 0 and 'cnn-aug   test' not in ''.join(out)
+    assert err.count('pathfast-report: interrupted: finished runs are kept in store; run the same command again to resume') == 1
+    store = tmp_path/'store'
+    assert sorted(runs_of(store)) == ['cnn-noaug'] and not (tmp_path/'report.html').exists()
+    assert sorted(f.name for f in (store/'runs').iterdir()) == ['cnn-noaug.json', 'cnn-noaug.safetensors']  # no half-written file
+    if how == 'sigterm': return  # resuming does not depend on how the job was stopped
+    keep = (store/'runs'/'cnn-noaug.json').read_text()
+    r = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'cnn-noaug already in' in r.stdout and r.stdout.count('cnn-aug   training') == 1 and 'cnn-noaug training' not in r.stdout
+    runs = runs_of(store)
+    assert sorted(runs) == ['cnn-aug', 'cnn-noaug'] and (store/'runs'/'cnn-noaug.json').read_text() == keep
+    assert len(runs['cnn-aug']['history']) == 12 and (tmp_path/'report.html').exists()
+
+def free_port()->int:
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def two_machines(tmp:Path, procs:int, *cmd)->list:
+    "Run `cmd` (what follows `accelerate launch`) as 2 machines of `procs` processes on this host, each in its own folder with its own cache; their results"
+    port, ps = free_port(), []
+    for m in (0, 1):
+        (tmp/f'm{m}').mkdir(exist_ok=True)
+        env = dict(offline_env(tmp/f'm{m}'), CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+        with open(tmp/f'm{m}'/'out.txt', 'w') as out, open(tmp/f'm{m}'/'err.txt', 'w') as err:
+            ps.append(subprocess.Popen([str(ACCELERATE), 'launch', '--multi_gpu', '--num_machines', '2', '--machine_rank', str(m),
+                                        '--main_process_ip', '127.0.0.1', '--main_process_port', str(port), '--num_processes', str(2 * procs),
+                                        '--mixed_precision', 'no', '--dynamo_backend', 'no', *map(str, cmd)],
+                                       cwd=tmp/f'm{m}', env=env, stdout=out, stderr=err, text=True))
+    for p in ps: p.wait(timeout=300)
+    return [subprocess.CompletedProcess(p.args, p.returncode, (tmp/f'm{m}'/'out.txt').read_text(), (tmp/f'm{m}'/'err.txt').read_text())
+            for m, p in enumerate(ps)]
+
+def test_two_machines(ddp, tmp_path):
+    "The experiment on 2 machines of 1 process (here both on this host, each with its own cache): the main machine writes the store and speaks, and its numbers are the 2-process job's on one machine"
+    procs = two_machines(tmp_path, 1, '-m', 'pathfast', '--npz', ddp['tmp']/'syn.npz', *ARGS[:-4], '--results-dir', tmp_path/'store', '--out', tmp_path/'report.html')
+    for p in procs: assert p.returncode == 0, p.stderr[-3000:]
+    assert 'cnn-aug   test' in procs[0].stdout and procs[1].stdout == ''
+    assert 'data-parallel on 2 processes' in (tmp_path/'report.html').read_text()
+    runs, one = runs_of(tmp_path/'store'), runs_of(ddp['tmp']/'store')
+    assert sorted(runs) == sorted(one) == ['cnn-aug', 'cnn-noaug']
+    for name, r in runs.items():  # same seed, same global batches, same gradients
+        assert r['confusion_matrix'] == one[name]['confusion_matrix']
+        np.testing.assert_allclose(r['test_probs'], one[name]['test_probs'], atol=1e-6)
+
+WAVES = """
+import json, os, sys, time
+from pathlib import Path
+from pathfast import distrib
+from pathfast.data import build_once
+distrib.start('cpu')
+def make(d): time.sleep(1); (d/'meta.json').write_text('{}')
+with distrib.main_first():
+    t0 = time.time()
+    made = {k: not build_once(Path(root)/'set', make) for k, root in (('own', os.environ['PATHFAST_CACHE']), ('shared', sys.argv[1]))}
+    t1 = time.time()
+Path(sys.argv[1]).parent.joinpath(f'rank{distrib.rank()}.json').write_text(json.dumps(dict(local=distrib.local_rank(), made=made, t=(t0, t1))))
+"""
+
+def test_unpacked_once_per_machine(tmp_path):
+    "2 machines of 2 processes: the main process unpacks first, then the first of the other machine, then the rest; a cache on one machine's disk is made once there, a cache both share once in all"
+    (tmp_path/'waves.py').write_text(WAVES)
+    for p in two_machines(tmp_path, 2, tmp_path/'waves.py', tmp_path/'shared'/'cache'): assert p.returncode == 0, p.stderr[-3000:]
+    r = [json.loads((tmp_path/'shared'/f'rank{i}.json').read_text()) for i in range(4)]  # ranks 0, 1 on machine 0; 2, 3 on machine 1
+    assert [x['local'] for x in r] == [0, 1, 0, 1]
+    assert [x['made']['own'] for x in r] == [True, False, True, False]
+    assert [x['made']['shared'] for x in r] == [True, False, False, False]
+    assert r[0]['t'][1] <= min(x['t'][0] for x in r[1:])  # the main process before all
+    assert r[2]['t'][1] <= r[3]['t'][0] and r[2]['t'][1] <= r[1]['t'][0]  # the other machine's first before the rest
 
 def test_module_entry(tmp_path):
     "`python -m pathfast`, what a launcher starts in each process, is the `pathfast-report` command"
