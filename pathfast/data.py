@@ -12,7 +12,7 @@ __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSE
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, socket, zipfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import (TfmdDL, DataLoaders, DisplayedTransform, TensorImage, TensorCategory, Category, CategoryMap,
