@@ -7,6 +7,7 @@ epoch on A and is scored on B. A rule without a choice (the last epoch, the last
 The runs' test metrics are computed by `train_run` as always, but this script neither prints nor stores them.
 
     python bench/selection.py --data-dir ../shared/data --out bench/results/selection-pneumoniamnist-28.md
+    python bench/selection.py --model resnet18 --epochs 7 --decay 0.995,0.98    # ResNet-18 from scratch, as many epochs as the CPU cap gives it
 """
 import argparse, copy, time, warnings
 warnings.filterwarnings('ignore')
@@ -19,28 +20,30 @@ from pathfast.data import load_medmnist
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
 
 class Snapshots(Callback):
-    "Every epoch's weights, and those of an exponential moving average of the weights (updated after every step; buffers copied)"
+    "Every epoch's weights, and those of exponential moving averages of the weights, one per decay (updated after every step; integer buffers copied)"
     order = 100
-    def __init__(self, decay:float): self.decay, self.epochs, self.emas = decay, [], []
+    def __init__(self, decays:list): self.decays, self.epochs, self.emas = decays, [], {d: [] for d in decays}
     def before_fit(self):
-        if not hasattr(self, 'ema'): self.ema = {k: v.detach().float().clone() for k, v in self.learn.model.state_dict().items()}
+        if not hasattr(self, 'ema'): self.ema = {d: {k: v.detach().float().clone() for k, v in self.learn.model.state_dict().items()} for d in self.decays}
         self.__class__.learner = self.learn
     def after_step(self):
         with torch.no_grad():
-            for k, v in self.learn.model.state_dict().items():
-                if v.dtype.is_floating_point: self.ema[k].mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
-                else: self.ema[k].copy_(v)
+            for d, ema in self.ema.items():
+                for k, v in self.learn.model.state_dict().items():
+                    if v.dtype.is_floating_point: ema[k].mul_(d).add_(v.detach().float(), alpha=1 - d)
+                    else: ema[k].copy_(v)
     def after_epoch(self):
         self.epochs.append({k: v.detach().cpu().clone() for k, v in self.learn.model.state_dict().items()})
-        self.emas.append({k: v.cpu().clone() for k, v in self.ema.items()})
+        for d, ema in self.ema.items(): self.emas[d].append({k: v.cpu().clone() for k, v in ema.items()})
 
-def val_logprobs(learn, states)->np.ndarray:
-    "(n_states, N, C) log-probabilities of the validation split under each state dict"
+def val_logprobs(learn, states, size:int)->np.ndarray:
+    "(n_states, N, C) log-probabilities of the validation split under each state dict, images resized to `size` as the run's were"
     model, out = copy.deepcopy(learn.model).float().eval(), []
     for sd in states:
         model.load_state_dict({k: v.to(next(model.parameters()).dtype) if v.dtype.is_floating_point else v for k, v in sd.items()})
         with torch.no_grad():
-            lp = torch.cat([F.log_softmax(model(xb).float(), 1) for xb, _ in learn.dls.valid])
+            lp = torch.cat([F.log_softmax(model(F.interpolate(xb, size=(size, size), mode='bilinear', align_corners=False)
+                                                    if xb.shape[-1] != size else xb).float(), 1) for xb, _ in learn.dls.valid])
         out.append(lp.numpy())
     return np.stack(out)
 
@@ -49,12 +52,14 @@ def scores(lp, y, idx):
     l = lp[:, idx]; yy = y[idx]
     return (l.argmax(2) == yy).mean(1), -l[:, np.arange(len(idx)), yy].mean(1)
 
-def judge(lp, lpe, y, halves):
-    "Mean held-out (B) accuracy and loss of each rule over the halves, and the median epoch it picked"
+def judge(lp, lpes, y, halves):
+    "Mean held-out (B) accuracy and loss of each rule over the halves, and the median epoch it picked; `lpes`: {EMA name: its log-probabilities}"
     E, res = lp.shape[0], {}
     rules = dict(best=lambda A: (lp, int(np.argmin(scores(lp, y, A)[1]))), last=lambda A: (lp, E - 1),
-                 best_2nd_half=lambda A: (lp, E // 2 + int(np.argmin(scores(lp[E // 2:], y, A)[1]))),
-                 ema_last=lambda A: (lpe, E - 1), ema_best=lambda A: (lpe, int(np.argmin(scores(lpe, y, A)[1]))))
+                 best_2nd_half=lambda A: (lp, E // 2 + int(np.argmin(scores(lp[E // 2:], y, A)[1]))))
+    for name, lpe in lpes.items():
+        rules[f'{name}_last'] = lambda A, lpe=lpe: (lpe, E - 1)
+        rules[f'{name}_best'] = lambda A, lpe=lpe: (lpe, int(np.argmin(scores(lpe, y, A)[1])))
     for name, rule in rules.items():
         accs, losses, picks = [], [], []
         for A, B in halves:
@@ -67,7 +72,8 @@ def judge(lp, lpe, y, halves):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
-    ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--decay', type=float, default=0.995)
+    ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--decay', default='0.995', help='EMA decays per step, comma-separated')
+    ap.add_argument('--model', default='cnn'); ap.add_argument('--epochs', type=int, default=None, help='fixed epochs instead of the 2,000-step budget')
     ap.add_argument('--halves', type=int, default=500)
     a = ap.parse_args()
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
@@ -77,20 +83,22 @@ def main():
         A = np.concatenate([rng.permutation(np.where(y == c)[0])[:(y == c).sum() // 2] for c in np.unique(y)])
         return A, np.setdiff1d(np.arange(len(y)), A)
     halves = [half() for _ in range(a.halves)]
-    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, EMA decay {a.decay}, {a.halves} stratified validation halves",
+    decays = [float(d) for d in a.decay.split(',')]
+    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, {a.model}, EMA decay {a.decay}, {a.halves} stratified validation halves",
              '| run | seed | epochs | rule | picked epoch (median) | held-out half: accuracy | held-out half: loss |', '|---|---|---:|---|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
     for aug in (True, False):
         for seed in map(int, a.seeds.split(',')):
-            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed, budget_minutes=None)
-            snap = Snapshots(a.decay)
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed, budget_minutes=None, epochs=a.epochs)
+            snap = Snapshots(decays)
             t = time.time()
-            r = train_run(data, RunSpec('cnn', False, aug), cfg, cbs=[snap])  # its test metrics are not read
+            r = train_run(data, RunSpec(a.model, False, aug), cfg, cbs=[snap])  # its test metrics are not read
             learn = Snapshots.learner
             n = r.epochs  # fastai calls after_epoch once more when the run's callbacks are taken off: not an epoch
-            lp, lpe = val_logprobs(learn, snap.epochs[:n]), val_logprobs(learn, snap.emas[:n])
-            for rule, (acc, loss, e) in judge(lp, lpe, y, halves).items():
-                row = f"| cnn-{'aug' if aug else 'noaug'} | {seed} | {r.epochs} | {rule} | {e} | {acc:.4f} | {loss:.4f} |"
+            lp = val_logprobs(learn, snap.epochs[:n], r.input_size)
+            lpes = {('ema' if len(decays) == 1 else f'ema{d}'): val_logprobs(learn, snap.emas[d][:n], r.input_size) for d in decays}
+            for rule, (acc, loss, e) in judge(lp, lpes, y, halves).items():
+                row = f"| {a.model}-{'aug' if aug else 'noaug'} | {seed} | {r.epochs} | {rule} | {e} | {acc:.4f} | {loss:.4f} |"
                 lines.append(row); print(row, flush=True)
             print(f"  ({time.time() - t:.0f} s; pathfast's own pick: epoch {r.best_epoch})", flush=True)
             if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
