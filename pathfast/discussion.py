@@ -385,17 +385,17 @@ def key_findings(store:dict, cs:list, diags:list, name)->list:
         done = [c for c in cs if c['kind'] == kind and c['res']]
         if not done: continue
         sig = [c for c in done if c['res']['accuracy']['significant']]
-        ps = [c['res']['accuracy']['p'] for c in done if not c['res']['accuracy']['significant']]
+        rest = [c for c in done if not c['res']['accuracy']['significant']]
+        ps = [c['res']['accuracy']['p'] for c in rest]
         t = f"{what}: "
         if sig:
             t += '; '.join(f"{name(c['a']['name'])} was significantly {'more' if c['res']['accuracy']['d'] > 0 else 'less'} accurate than "
                            f"{name(c['b']['name'])}, by {abs(100 * c['res']['accuracy']['d']):.1f} points ({fmt_p(c['res']['accuracy']['p'])})" for c in sig)
             if len(cs_done := [c for c in cs if c['res']]) > 1 and not any(c['res']['accuracy']['p_holm'] < ALPHA for c in sig):
                 t += f" (but not after Holm's correction for the {len(cs_done)} comparisons of this report)"
-        if ps: t += (('; in the other ' + (f'{len(ps)} comparisons' if len(ps) > 1 else 'comparison') + ', ') if sig else '') + (
+        if ps: t += ('; ' + ' and '.join(f"{name(c['a']['name'])} against {name(c['b']['name'])}" for c in rest) + ': ' if sig else '') + (
             f"no significant difference in test accuracy ({fmt_p(ps[0])})" if len(ps) == 1 else
-            f"no significant difference in test accuracy in {'any' if not sig else 'those'} of {'the ' + str(len(ps)) + ' comparisons' if not sig else 'them'} "
-            f"(p from {min(ps):.2f} to {max(ps):.2f})")
+            f"no significant difference in test accuracy in any of {'them' if sig else f'the {len(ps)} comparisons'} (p from {min(ps):.2f} to {max(ps):.2f})")
         out.append(t + (f": on {n_test:,} test images these runs cannot be told apart." if not sig and n_test else '.'))
     ok = [d for d in diags if d]
     still, over = [d['run'] for d in ok if d['improving']], [d['run'] for d in ok if d['overfit']]

@@ -361,6 +361,13 @@ def data_origin(ds:dict # the manifest's `dataset`
     return dict(medmnist=False, what=f"the file {path} in MedMNIST's npz format", split="the file's own training, validation and test splits",
                 check=f"Its MD5 ({md5}) is recorded, so that a resumed experiment cannot mix its runs with another file's.")
 
+def _subset(store:dict)->dict|None:
+    "What `--subset` cut, for Methods: the subset's size and, in words, the splits it cut (None: it cut nothing)"
+    cuts = subset_cuts(store)
+    if not cuts: return None
+    words = ' and '.join(dict(train='the training', val='the validation')[s] for s in cuts)
+    return dict(n=next(iter(cuts.values()))[0], splits=words + (' splits' if len(cuts) > 1 else ' split'))
+
 def report_context(store:dict, title:str|None=None)->dict:
     "Everything the template shows, formatted, from a loaded store"
     m, specs = store['manifest'], store['specs']
@@ -390,7 +397,7 @@ def report_context(store:dict, title:str|None=None)->dict:
         resized=[s['name'] for s in specs if s['input_size'] not in (None, ds['size'])],
         runs=_runs_table(store), n_done=n_done, models=_models(store), design=cnn_design(store), train=train, training=training,
         schedules=[_schedule(s, store['runs'][s['name']]) for s in specs],
-        preset=dict(name=pre.get('name', '–'), description=pre.get('description', '')), subset=(cuts := subset_cuts(store)) and dict(n=cfg['subset'], splits=' and '.join(dict(train='the training', val='the validation')[s] for s in cuts) + (' splits' if len(cuts) > 1 else ' split')),
+        preset=dict(name=pre.get('name', '–'), description=pre.get('description', '')), subset=_subset(store),
         seeds=', '.join(map(str, seeds)), n_seeds=len(seeds),
         hardware=_kv(m.get('hardware')), versions=_kv(m.get('versions')),
         table=results_table(store), citation=MEDMNIST_V2, per_class=per_class_table(store), comparisons=comparisons_table(store),

@@ -206,13 +206,17 @@ class BestCheckpoint(TrackerCallback):
         if self.state is not None: model.load_state_dict(self.state)
         return self.best_epoch
 
+def _stalled(cb:TrackerCallback)->bool:
+    "fastai's tracking of `cb.monitor` for this epoch, then whether `cb.patience` epochs in a row brought no better score (counted in `cb.wait`)"
+    TrackerCallback.after_epoch(cb)
+    cb.wait = 0 if cb.new_best else cb.wait + 1
+    return cb.wait >= cb.patience
+
 class EarlyStop(EarlyStoppingCallback):
     "fastai's `EarlyStoppingCallback` (`patience` epochs without a better `monitor`), remembering the epoch of the fit it stopped"
     stopped = None
     def after_epoch(self):  # fastai's, with a line that names no epoch: fastai counts them from 0 in each fit, the table from 1 across fits
-        TrackerCallback.after_epoch(self)
-        self.wait = 0 if self.new_best else self.wait + 1
-        if self.wait >= self.patience:
+        if _stalled(self):
             self.stopped = self.epoch + 1
             print(f'early stopping: no better {self.monitor} in {self.wait} epochs')
             raise CancelFitException()
@@ -220,9 +224,7 @@ class EarlyStop(EarlyStoppingCallback):
 class Plateau(ReduceLROnPlateau):
     "fastai's `ReduceLROnPlateau` (divide every rate by `factor` after `patience` epochs without a better `monitor`), through `set_hyper`; its line names no epoch"
     def after_epoch(self):  # fastai's writes the new rates into `opt.hypers`, which `OptimWrapper` (our fused AdamW) builds afresh on every read: they were lost
-        TrackerCallback.after_epoch(self)
-        self.wait = 0 if self.new_best else self.wait + 1
-        if self.wait < self.patience: return
+        if not _stalled(self): return
         old, self.wait = self.opt.hypers[-1]['lr'], 0
         self.opt.set_hyper('lr', [max(h['lr'] / self.factor, self.min_lr) for h in self.opt.hypers])
         if self.opt.hypers[-1]['lr'] < old: print(f"learning rate divided by {self.factor:g}, to {self.opt.hypers[-1]['lr']:.2e}: no better {self.monitor} in {self.patience} epochs")
@@ -462,7 +464,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
             suggestion = lr = distrib.bcast(suggestion)  # the main process's
     secs = None
     if cfg.epochs is None and cfg.budget_minutes:
-        if spec.pretrained: learn.unfreeze()  # time the steps most epochs take: a frozen body's are about 40% cheaper (`fit_finetune` freezes it again)
+        if spec.pretrained: learn.unfreeze()  # time the steps most epochs take: a frozen body's are about a third cheaper (`fit_finetune` freezes it again)
         with learn.removed_cbs(hist), distrib.alone(): secs = epoch_seconds(learn)  # each process on its own share
         secs = distrib.bcast(secs)
         set_seed(seed, reproducible=True)  # the same random draws as without the probe
