@@ -8,6 +8,7 @@ The runs' test metrics are computed by `train_run` as always, but this script ne
 
     python bench/selection.py --data-dir ../shared/data --out bench/results/selection-pneumoniamnist-28.md
     python bench/selection.py --model resnet18 --epochs 7 --decay 0.995,0.98    # ResNet-18 from scratch, as many epochs as the CPU cap gives it
+    python bench/selection.py --model efficientnet_lite0 --pretrained --epochs 6 --decay 0.975,0.99    # fine-tuned from ImageNet (1 epoch frozen)
 """
 import argparse, copy, time, warnings
 warnings.filterwarnings('ignore')
@@ -74,6 +75,7 @@ def main():
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
     ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--decay', default='0.995', help='EMA decays per step, comma-separated')
     ap.add_argument('--model', default='cnn'); ap.add_argument('--epochs', type=int, default=None, help='fixed epochs instead of the 2,000-step budget')
+    ap.add_argument('--pretrained', action='store_true', help="fine-tune the backbone's ImageNet weights (fastai's recipe, 1 epoch frozen)")
     ap.add_argument('--halves', type=int, default=500)
     a = ap.parse_args()
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
@@ -84,15 +86,15 @@ def main():
         return A, np.setdiff1d(np.arange(len(y)), A)
     halves = [half() for _ in range(a.halves)]
     decays = [float(d) for d in a.decay.split(',')]
-    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, {a.model}, EMA decay {a.decay}, {a.halves} stratified validation halves",
+    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, {a.model}, {'fine-tuned' if a.pretrained else 'from scratch'}, EMA decay {a.decay}, {a.halves} stratified validation halves",
              '| run | seed | epochs | rule | picked epoch (median) | held-out half: accuracy | held-out half: loss |', '|---|---|---:|---|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
     for aug in (True, False):
         for seed in map(int, a.seeds.split(',')):
-            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed, budget_minutes=None, epochs=a.epochs)
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=a.pretrained, device='cpu', seed=seed, budget_minutes=None, epochs=a.epochs, ema=0.)  # its own averages, not pathfast's
             snap = Snapshots(decays)
             t = time.time()
-            r = train_run(data, RunSpec(a.model, False, aug), cfg, cbs=[snap])  # its test metrics are not read
+            r = train_run(data, RunSpec(a.model, a.pretrained, aug), cfg, cbs=[snap])  # its test metrics are not read
             learn = Snapshots.learner
             n = r.epochs  # fastai calls after_epoch once more when the run's callbacks are taken off: not an epoch
             lp = val_logprobs(learn, snap.epochs[:n], r.input_size)
