@@ -7,6 +7,7 @@ but this script does not print it).
 
     python bench/convergence.py --data-dir ../shared/data --out bench/results/convergence-pneumoniamnist-28.md
     python bench/convergence.py --only small    # the 500-image budget check: the default budget against 5x it (custom CNN, no time cap)
+    python bench/convergence.py --only small-cnnaug    # the same, with augmentation only
 """
 import argparse, time, warnings
 warnings.filterwarnings('ignore')
@@ -46,22 +47,24 @@ EXPS = {  # name: (model, augment, Config overrides)
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
-    ap.add_argument('--only', default=None, help="comma-separated experiment names, or 'small'")
+    ap.add_argument('--only', default=None, help="comma-separated experiment names, or 'small' (or 'small-cnnaug': its runs with augmentation only)")
     ap.add_argument('--seed', type=int, default=42)
+    ap.add_argument('--ema', type=float, default=Config.ema, help="the runs' weight average (0: off; the tables recorded before 2026-11-24 had none)")
     a = ap.parse_args()
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
-    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, seed {a.seed}",
+    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, seed {a.seed}, EMA {a.ema or 'off'}",
              '| experiment | model | aug | settings | epochs | best epoch | valid acc | valid loss | valid AUC | valid acc TTA | valid AUC TTA | train s |',
              '|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
-    if a.only == 'small':
+    if a.only and a.only.startswith('small'):
         small = subset(data, 500, splits=('train',), seed=0)
-        exps = {f'small-{k}-x{m}': (mod, aug, dict(steps=Config.steps * m)) for k, (mod, aug) in dict(cnnaug=('cnn', True), cnn=('cnn', False)).items() for m in (1, 5)}
+        exps = {f'small-{k}-x{m}': (mod, aug, dict(steps=Config.steps * m)) for k, (mod, aug) in dict(cnnaug=('cnn', True), cnn=('cnn', False)).items() for m in (1, 5)
+                if a.only in ('small', f'small-{k}')}
     else:
         small, exps = None, {k: v for k, v in EXPS.items() if not a.only or k in a.only.split(',')}
     for name, (model, aug, kw) in exps.items():
         d = small or data
-        cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=a.seed, **kw)
+        cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=a.seed, **{'ema': a.ema, **kw})
         t = time.time()
         extra = [MixUp()] if name.startswith('mixup') else [CutMix()] if name.startswith('cutmix') else []
         r = train_run(d, RunSpec(model, False, aug), cfg, cbs=[Grab(), *extra])

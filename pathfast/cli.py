@@ -160,7 +160,7 @@ def _render(store:Path, out, title, template, trained:bool=False)->Path:
 def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, demo:bool=False, images=None, csv=None,
            path_col=None, label_col=None, split_col=None, epochs=None, budget_minutes=None,
            steps=None, subset=None, bs=None, models=None, aug='off,on', aug_policy:str='auto', arch=None, no_pretrained:bool=False,
-           weights=None, resize=None, schedule:str='one_cycle', monitor:str='valid_loss', patience=None, label_smoothing=None, tta=None,
+           weights=None, resize=None, schedule:str='one_cycle', monitor:str='valid_loss', patience=None, label_smoothing=None, ema=None, tta=None,
            seeds:int=1, device=None, precision:str='auto', seed:int=42, lr_find:bool=False, results_dir=None, out=None, title=None,
            template=None, from_results=None, force:bool=False, full:bool=False, track=None, no_export:bool=False, log=print)->Path:
     "Run (or resume) the experiment and render its report; returns the report's path (None in a data-parallel job's other processes)"
@@ -197,7 +197,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
                  pretrained=not no_pretrained, weights=str(weights) if weights else None,
                  resize=Config.resize if resize is None else resize or None, seed=seed, device=device, precision=precision,
                  subset=preset['subset'], lr_find=lr_find, schedule=schedule.replace('-', '_'), monitor=monitor, patience=patience or None,
-                 label_smoothing=Config.label_smoothing if label_smoothing is None else label_smoothing,
+                 label_smoothing=Config.label_smoothing if label_smoothing is None else label_smoothing, ema=Config.ema if ema is None else ema,
                  tta=Config.tta if tta is None else tta, aug_policy=aug_policy, seeds=seeds)
     check_runs(cfg, weights=False)  # model names before any data is loaded; weights once the data is there
     with distrib.main_first():  # under a launcher: one download, one decoding into the cache
@@ -250,6 +250,7 @@ def pathfast_report(
     monitor:str='valid_loss', # the validation score that picks the tested epoch: valid_loss or accuracy
     patience:int=None, # early stopping after this many epochs without a better validation score (default: off)
     label_smoothing:float=None, # label smoothing eps (0: plain cross-entropy)
+    ema:float=None, # runs trained from scratch validate and test an average of their weights (EMA) whose memory is this fraction of the run's steps (default 0.1; 0: off)
     tta:bool_arg=None, # test metrics with test-time augmentation for augmented runs (plain metrics kept too): true or false
     seeds:int=1, # train every run this many times (seeds SEED, SEED+1, ...); the report shows mean and spread
     device:str=None, # cpu, cuda, cuda:N (default: the GPU when present)
@@ -271,7 +272,7 @@ def pathfast_report(
     try: report(dataset=dataset, size=size, data_dir=data_dir, npz=npz, demo=demo, images=images, csv=csv, path_col=path_col,
                 label_col=label_col, split_col=split_col, epochs=epochs, budget_minutes=budget_minutes, steps=steps,
                 subset=subset, bs=bs, models=models, aug=aug, aug_policy=aug_policy, arch=arch, no_pretrained=no_pretrained,
-                weights=weights, resize=resize, schedule=schedule, monitor=monitor, patience=patience, label_smoothing=label_smoothing,
+                weights=weights, resize=resize, schedule=schedule, monitor=monitor, patience=patience, label_smoothing=label_smoothing, ema=ema,
                 tta=tta, seeds=seeds, device=device, precision=precision, seed=seed, lr_find=lr_find, results_dir=results_dir, out=out,
                 title=title, template=template, from_results=from_results, force=force, full=full, track=track, no_export=no_export)
     except PathfastError as e:

@@ -66,6 +66,7 @@ class Config:
     monitor:str='valid_loss' # the validation score that picks the best epoch (and drives early stopping, the plateau schedule)
     patience:int|None=None # early stopping after this many epochs without a better `monitor` (None: off)
     label_smoothing:float=0. # fastai's `LabelSmoothingCrossEntropyFlat` with this eps (0: plain cross-entropy)
+    ema:float=0.1 # runs trained from scratch validate and test an average of their weights (`EMAWeights`) whose memory is this fraction of the run's steps (0: off)
     tta:bool=False # test metrics from test-time augmentation (`Learner.tta`) for augmented runs; the plain ones kept too
     aug_policy:str='auto' # augmentation policy: auto (from the modality), dihedral, mirror or upright
     seeds:int=1 # repeats of every run, with seeds `seed`, `seed+1`, ...
@@ -75,6 +76,7 @@ class Config:
         if self.bs == 1: raise PathfastError("--bs must be at least 2: batch norm cannot train on single images")
         if self.budget_minutes is not None and not 0 < self.budget_minutes < float('inf'):
             raise PathfastError(f"--budget-minutes must be a positive number of minutes, got {self.budget_minutes}")
+        if not 0 <= self.ema <= 1: raise PathfastError(f"--ema must be a fraction of the run between 0 (off) and 1, got {self.ema}")
         if not 0 <= self.label_smoothing < 1: raise PathfastError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.schedule not in ('one_cycle', 'plateau'): raise PathfastError(f"unknown schedule {self.schedule!r}: use one_cycle or plateau")
         if self.monitor not in ('valid_loss', 'accuracy'): raise PathfastError(f"unknown --monitor {self.monitor!r}: use valid_loss or accuracy")

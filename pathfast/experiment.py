@@ -112,7 +112,7 @@ class Store:
                 raise PathfastError(f"{mpath} is not a complete pathfast manifest (its dataset or config is missing or malformed): "
                                     f"use --force to start over or another --results-dir") from None
             b = _identity(man)
-            diff = [k for k in a if a[k] != b[k] and k != 'config'] + [k for k in a['config'] if a['config'].get(k) != b['config'].get(k)]
+            diff = [k for k in a if a[k] != b[k] and k != 'config'] + [k for k in {**a['config'], **b['config']} if a['config'].get(k) != b['config'].get(k)]  # a setting only one side has differs too
             if diff: raise PathfastError(f"{self.path} holds results of a different experiment (differs in {', '.join(diff)}): "
                                          f"use --force to start over or another --results-dir")
             for r in man['runs']:

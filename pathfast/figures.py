@@ -316,6 +316,8 @@ def figures(store:dict)->list:
               if any(v.get('best_epoch') for _, v in finished(store)) else '')
     several = len(m.get('seeds') or []) > 1
     faint = "; the faint lines are the other seeds' validation curves" if several else ''
+    avg = ('; the runs trained from scratch are validated with the average of their weights (EMA), which their validation curves follow'
+           if any((v.get('options') or {}).get('ema') for _, v in finished(store)) else '')
     first = ' (first seed)' if several else ''
     none = 'No run has finished: nothing to plot.'
     draw = lambda f, *a: f(store, *a) if ok else None
@@ -326,10 +328,10 @@ def figures(store:dict)->list:
                         + ('as the runs with augmentation saw them.' if any(s['augment'] for s in store['specs']) else 'which no run of this grid used.'),
                 note='No batch picture in the results store (batch.png): training did not save one.')]
     res.append(_fig('loss', 'Loss per epoch', 'Training (dashed) and validation loss of each run, on one logarithmic scale (a falling '
-                    'training loss beside a rising validation loss is over-fitting)' + tested + faint
+                    'training loss beside a rising validation loss is over-fitting)' + tested + avg + faint
                     + ('; shaded: the epochs with the pretrained body frozen, where only the new head trains.' if _has_frozen(store) else '.')
                     + _seeds_note(store) + miss, draw(plot_curves, 'loss'), none))
-    res.append(_fig('accuracy', 'Validation accuracy per epoch', 'Validation accuracy of each run per epoch' + tested + faint + '; the star '
+    res.append(_fig('accuracy', 'Validation accuracy per epoch', 'Validation accuracy of each run per epoch' + tested + avg + faint + '; the star '
                     'is the accuracy on the official test split of the weights that were tested.' + _seeds_note(store) + miss,
                     draw(plot_curves, 'accuracy'), none))
     if multi: res.append(_fig('label-auc', 'AUC per label (test split)', f"Each label's test AUC for each finished run{first}: a multi-label "

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_convs', 'SmallConvs', 'cpu_has_bf16',
            'pick_precision', 'Autocast', 'speed_cbs', 'History', 'pick_bs', 'epoch_seconds', 'plan_epochs',
-           'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit', 'fit_scratch', 'fit_finetune', 'ResizeBatch',
-           'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options',
-           'describe', 'train_run']
+           'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit', 'ema_memory', 'ema_options', 'EMAWeights',
+           'fit_scratch', 'fit_finetune', 'ResizeBatch', 'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size',
+           'RunResult', 'make_learner', 'run_options', 'describe', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
-import ctypes, functools, math, platform, tempfile, time
+import copy, ctypes, functools, math, platform, tempfile, time
 from contextlib import nullcontext
 from dataclasses import dataclass, asdict
 from datetime import datetime
@@ -19,7 +19,9 @@ import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
 from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, ChannelsLast, ProgressCallback, CancelFitException, to_float,
-                               total_params, noop, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat)
+                               total_params, noop, TrackerCallback, EarlyStoppingCallback, ReduceLROnPlateau, LabelSmoothingCrossEntropyFlat,
+                               get_random_states, set_random_states)
+from timm.utils import ModelEmaV3
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix,
                              multilabel_confusion_matrix, roc_auc_score)
 from .core import PathfastError, Config, save_json, load_json  # first: it imports medmnist without creating ~/.medmnist
@@ -167,11 +169,20 @@ def epoch_seconds(learn:Learner, warm:int=2, n:int=4)->float:
     "Seconds one epoch (training, then validation) of `learn` will take, from `n` timed training steps; `learn` is left as it was"
     state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
     probe, bars = _Probe(warm, n), [c for c in learn.cbs if isinstance(c, ProgressCallback)]
+    dl = getattr(learn.dls.train, 'dl', learn.dls.train)  # data-parallel: the loader inside the shard
+    # what the probe's pass changes besides the weights: the global random generators, the loader's own and its count of
+    # seeded shuffles (`ArrayDL`), and fastai's one-off check of the batch types, whose extra augmentation draws the real
+    # fit's first batch would otherwise skip
+    rng, dl_state = get_random_states(), copy.deepcopy({k: dl.__dict__.get(k) for k in ('rng', 'epoch', '_n_inp', '_types')})
     try:
         with learn.removed_cbs(bars): learn.fit(1, 1e-9, cbs=[probe])
     finally:
         learn.model.load_state_dict(state)
         learn.opt = None  # a fresh optimizer (no moments from the probe) for the real fit
+        for k, v in dl_state.items():
+            if v is None: dl.__dict__.pop(k, None)  # not set before the probe (the class's default, or set on first use)
+            else: setattr(dl, k, v)
+        set_random_states(**rng)  # the real fit draws what it would have drawn without the probe
     return probe.secs * (len(learn.dls.train) + len(learn.dls.valid) / 3)
 
 def plan_epochs(steps_per_epoch:int, # optimizer steps in one epoch
@@ -191,6 +202,10 @@ def plan_epochs(steps_per_epoch:int, # optimizer steps in one epoch
     return dict(res, epochs=by_steps, why=why)
 
 # %% ../nbs/03_train.ipynb #5aad7d80
+def _net(model:nn.Module)->nn.Module:
+    "The network itself: inside a data-parallel wrapper, the module it wraps"
+    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+
 class BestCheckpoint(TrackerCallback):
     "Keep in memory the weights of the epoch with the best `monitor`, across every fit it is passed to; `restore` puts them back"
     def __init__(self, monitor:str='valid_loss'):
@@ -199,8 +214,7 @@ class BestCheckpoint(TrackerCallback):
     def after_epoch(self):
         super().after_epoch()
         self.epochs += 1
-        m = self.model.module if isinstance(self.model, nn.parallel.DistributedDataParallel) else self.model  # data-parallel: the network inside
-        if self.new_best: self.state, self.best_epoch = {k: v.detach().clone() for k, v in m.state_dict().items()}, self.epochs
+        if self.new_best: self.state, self.best_epoch = {k: v.detach().clone() for k, v in _net(self.model).state_dict().items()}, self.epochs
     def restore(self, model:nn.Module):
         "Load the best epoch's weights into `model` (no-op if no epoch had a finite score); the best epoch's number"
         if self.state is not None: model.load_state_dict(self.state)
@@ -237,6 +251,32 @@ class TimeLimit(Callback):
         if self.start is None: self.start = time.perf_counter()
     def after_epoch(self):
         if distrib.bcast(time.perf_counter() - self.start > self.seconds): self.stopped = self.epoch + 1; raise CancelFitException
+
+# %% ../nbs/03_train.ipynb #70fc0696
+def ema_memory(steps:int, # the run's optimizer steps
+               fraction:float=0.1 # the memory as a fraction of the run
+              )->float:
+    "The memory, in optimizer steps, of the weight average of a `steps`-step run: `fraction` of it, at least 50 steps, never over a fifth of the run (nor under 1)"
+    return max(1., fraction * steps, min(50., steps / 5))
+
+def ema_options(steps:int, fraction:float)->dict|None:
+    "What a run of `steps` optimizer steps records of its weight average: the fraction asked for, the memory in steps, the decay per step (None: off)"
+    if not fraction: return None
+    mem = ema_memory(steps, fraction)
+    return dict(fraction=fraction, memory_steps=round(mem, 1), decay=round(1 - 1 / mem, 6))
+
+class EMAWeights(Callback):
+    "An exponential moving average of the weights (timm's `ModelEmaV3`, buffers included) with a memory of `memory` steps, updated after every optimizer step; each epoch is validated with it, training goes on from the raw weights"
+    def __init__(self, memory:float): self.memory, self.decay, self.ema, self.raw = memory, 1 - 1 / memory, None, None
+    def before_fit(self):
+        if self.ema is None: self.ema = ModelEmaV3(_net(self.model), decay=self.decay)
+    def after_step(self): self.ema.update(_net(self.model))
+    def before_validate(self):
+        net = _net(self.model)
+        self.raw = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        net.load_state_dict(self.ema.module.state_dict())
+    def before_train(self):
+        if self.raw is not None: _net(self.model).load_state_dict(self.raw); self.raw = None
 
 # %% ../nbs/03_train.ipynb #ad364b7b
 def _sync(device):
@@ -387,7 +427,7 @@ class RunResult:
     seed:int|None=None # this repeat's seed
     bs:int|None=None; budget:dict|None=None # the batch size and the epoch plan (`plan_epochs`), with the reasons
     best_epoch:int|None=None; stopped:str|None=None # the epoch whose weights were tested; 'early' or 'time' if training ended before the plan
-    options:dict|None=None # schedule, monitor, patience, label smoothing, TTA, augmentation policy
+    options:dict|None=None # schedule, monitor, patience, label smoothing, TTA, augmentation policy, weight average
     plain_metrics:dict|None=None # with TTA: the metrics without it (`metrics` are TTA's)
     test_probs:list|None=None; test_labels:list|None=None # every test image's class probabilities (rounded to 5 decimals) and label
     saliency:dict|None=None # Grad-CAM maps of a fixed sample of test images (`pathfast.saliency`)
@@ -423,7 +463,7 @@ def make_learner(spec:RunSpec, dls, cfg:Config)->Learner:
     return backbone_learner(dls, spec.model, pretrained=spec.pretrained, weights=cfg.weights if spec.pretrained else None, **kw)
 
 def run_options(cfg:Config, data:MedData)->dict:
-    "The training options every run of `cfg` on `data` records"
+    "The training options every run of `cfg` on `data` records (a run adds its weight average, `ema_options`)"
     return dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
                 tta=cfg.tta, aug_policy=aug_policy(data.flag, cfg.aug_policy))
 
@@ -467,15 +507,16 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
         if spec.pretrained: learn.unfreeze()  # time the steps most epochs take: a frozen body's are about a third cheaper (`fit_finetune` freezes it again)
         with learn.removed_cbs(hist), distrib.alone(): secs = epoch_seconds(learn)  # each process on its own share
         secs = distrib.bcast(secs)
-        set_seed(seed, reproducible=True)  # the same random draws as without the probe
     if w > 1: torch.manual_seed(seed + distrib.rank())  # each process its own augmentation and dropout draws
     plan = dict(plan_epochs(len(dls.train), cfg, secs), bs=bs, bs_why=bs_why, processes=w, bs_per_process=bs // w)
     best, stops = BestCheckpoint(cfg.monitor), [TimeLimit(cfg.budget_minutes * 60 * 1.2)] if cfg.budget_minutes and not cfg.epochs else []
     early = [EarlyStop(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []
+    steps, frac = plan['epochs'] * len(dls.train), 0. if spec.pretrained else cfg.ema  # a weight average for runs from scratch only (see above)
+    opts['ema'], ema = ema_options(steps, frac), [EMAWeights(ema_memory(steps, frac))] if frac else []  # its memory follows the planned steps
     _sync(device); t = time.perf_counter()
     with learn.distrib_ctx(sync_bn=device.type == 'cuda', cpu=device.type == 'cpu') if w > 1 else nullcontext():  # DDP through accelerate; SyncBatchNorm needs GPUs
         if spec.pretrained: lrs = fit_finetune(learn, plan['epochs'], lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.schedule, [best, *stops], cfg.monitor, early)
-        else: lrs = fit_scratch(learn, plan['epochs'], lr, hist, cfg.schedule, [best, *stops, *early], cfg.monitor)
+        else: lrs = fit_scratch(learn, plan['epochs'], lr, hist, cfg.schedule, [*ema, best, *stops, *early], cfg.monitor)
     _sync(device); secs = time.perf_counter() - t
     best_epoch = best.restore(learn.model)
     for r in hist.rows: r['best'] = r['epoch'] == best_epoch

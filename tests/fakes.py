@@ -17,7 +17,7 @@ from sklearn.metrics import (precision_recall_fscore_support, roc_auc_score, bal
 from pathfast.core import Config, atomic_write, save_json
 from pathfast.data import aug_policy, NORM, MULTI_LABEL
 from pathfast.models import PathCNN
-from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics
+from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics, ema_options
 from pathfast.experiment import STORE_VERSION, Store, repeat_keys, seeds as seed_list, describe_model
 from pathfast.runs import lbl
 from pathfast.saliency import pick_sample, encode
@@ -170,7 +170,7 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
                      precision=cfg.precision, finished='2026-11-22T18:05:00', seed=seed, bs=bs[0], budget=plan, best_epoch=best,
                      stopped='early' if len(hist) < plan['epochs'] else None,
                      options=dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
-                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy)),
+                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy), ema=ema_options(plan['epochs'] * plan['steps_per_epoch'], 0. if spec['pretrained'] else cfg.ema)),
                      plain_metrics=_metrics(y, plain, classes, task)['metrics'] if tta else None,
                      test_probs=np.round(main, 5).tolist(), test_labels=y.tolist(),
                      saliency=_fake_saliency(y, plain, classes, task, seed, shared['size']) if shared['saliency'] else None)

@@ -128,7 +128,7 @@ def test_help_documents_every_flag(tmp_path):
     assert p.returncode == 0
     for f in ('--dataset', '--size', '--data-dir', '--epochs', '--bs', '--models', '--aug', '--resize', '--arch', '--no-pretrained', '--weights', '--device',
               '--seed', '--results-dir', '--out', '--from-results', '--force', '--full', '--template', '--subset', '--budget-minutes', '--steps',
-              '--seeds', '--patience', '--schedule', '--monitor', '--label-smoothing', '--tta', '--aug-policy'):
+              '--seeds', '--patience', '--schedule', '--monitor', '--label-smoothing', '--ema', '--tta', '--aug-policy'):
         assert re.search(rf'{f}\b.*\S', p.stdout), f
 
 def test_grid_of_six_interrupted_resumed_and_reported(tmp_path):

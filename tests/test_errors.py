@@ -79,6 +79,7 @@ def test_malformed_npz(env, capsys, change, match):
     (['--seeds', '0'], '--seeds must be at least 1, got 0'),
     (['--seeds', '-3'], '--seeds must be at least 1, got -3'),
     (['--label-smoothing', '1'], '--label-smoothing must be in [0, 1), got 1'),
+    (['--ema', '1.5'], '--ema must be a fraction of the run between 0 (off) and 1, got 1.5'),
     (['--schedule', 'cosine'], "unknown schedule 'cosine'"),
     (['--monitor', 'f1'], "unknown --monitor 'f1'"),
     (['--aug-policy', 'sideways'], "unknown augmentation policy 'sideways'"),

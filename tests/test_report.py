@@ -206,7 +206,18 @@ def test_methods_budget_batch_policy_and_options(three):
     assert f"The batch size is {man['batch']['why']}." in methods
     pol = man['augmentations']
     assert f"use the {pol['name']} policy: {pol['why']}." in methods and pol['why'].startswith('no flips, chosen for X-ray images')
-    assert 'tested with the weights of its best epoch, the one with the lowest validation loss' in methods
+    # the weight average, on by default for the runs from scratch (the CNN here), not for fine-tunes (resnet18 here)
+    assert 'The runs trained from scratch (PathCNN) keep an exponential moving average (EMA) of their weights' in methods
+    assert "a memory of 10% of the run's steps" in methods
+    assert 'each of these runs is tested with the average of its best epoch, the one with the lowest validation loss' in methods
+    assert 'The fine-tuned runs (resnet18) are tested with their own weights of their best epoch, by the same score, without an average' in methods
+    assert 'the runs trained from scratch are validated with the average of their weights (EMA), which their validation curves follow' in three['html']
+    sched = dict(re.findall(r'<tr><th scope="row" class="run">(.*?)</th>(.*?)</tr>', re.search(r'<table class="schedules">(.*?)</table>', three['html'], re.S)[1], re.S))
+    for name, reps in three['seeds'].items():
+        ema, n = reps[0]['options']['ema'], reps[0]['budget']['epochs'] * reps[0]['budget']['steps_per_epoch']
+        if name.startswith('resnet18'): assert ema is None and 'average' not in sched[name], name; continue
+        assert ema['memory_steps'] == round(max(0.1 * n, min(50, n / 5)), 1), name  # a tenth of the planned steps, at least 50, at most a fifth
+        assert f"an average of the weights over about {ema['memory_steps']:,.0f} steps (EMA)" in sched[name], name
     assert 'Early stopping ends a run once 4 epochs pass without a lower validation loss' in methods
     assert 'come from test-time augmentation' in methods and 'plain numbers' in methods
     assert 'repeated with 3 seeds (42, 43, 44)' in methods and 'LabelSmoothing' not in methods
@@ -214,11 +225,13 @@ def test_methods_budget_batch_policy_and_options(three):
 def test_options_off_are_not_claimed(eight):
     methods = text(section(eight['html'], 'methods'))
     for claim in ('Early stopping ends', 'test-time augmentation:', 'repeated with', 'ReduceLROnPlateau', 'LabelSmoothing'): assert claim not in methods
-    assert 'fit_one_cycle' in methods and 'tested with the weights of its best epoch' in methods
+    assert 'fit_one_cycle' in methods and 'tested with the average of its best epoch' in methods
 
-def test_plateau_and_label_smoothing_in_methods(tmp_path):
-    store = fake_store(tmp_path/'results', schedule='plateau', label_smoothing=.1, monitor='accuracy', epochs=6)
+def test_plateau_label_smoothing_no_ema_in_methods(tmp_path):
+    store = fake_store(tmp_path/'results', schedule='plateau', label_smoothing=.1, monitor='accuracy', epochs=6, ema=0.)
     methods = text(section(render_report(store, tmp_path/'r.html').read_text(), 'methods'))
+    assert 'tested with the weights of its best epoch' in methods and 'moving average' not in methods and 'average of the weights' not in methods
+    assert 'average of their weights' not in (tmp_path/'r.html').read_text()  # nor in the curves' captions
     assert 'divided by 5 whenever the validation accuracy has not improved for 2 epochs' in methods and 'ReduceLROnPlateau' in methods
     assert 'label smoothing, ε = 0.1' in methods and 'the one with the highest validation accuracy' in methods
     assert 'Every run trains for 6 epochs, fixed with --epochs.' in methods and '6 epochs per run (--epochs)' in methods
