@@ -9,6 +9,7 @@ The runs' test metrics are computed by `train_run` as always, but this script ne
     python bench/selection.py --data-dir ../shared/data --out bench/results/selection-pneumoniamnist-28.md
     python bench/selection.py --model resnet18 --epochs 7 --decay 0.995,0.98    # ResNet-18 from scratch, as many epochs as the CPU cap gives it
     python bench/selection.py --model efficientnet_lite0 --pretrained --epochs 6 --decay 0.975,0.99    # fine-tuned from ImageNet (1 epoch frozen)
+    python bench/selection.py --subset 500 --decay 0.995,0.98    # the custom CNN on 500 training images (2,000 steps = 134 epochs at bs 32)
 """
 import argparse, copy, time, warnings
 warnings.filterwarnings('ignore')
@@ -17,7 +18,7 @@ import numpy as np, torch
 import torch.nn.functional as F
 from fastai.vision.all import Callback
 from pathfast.core import Config
-from pathfast.data import load_medmnist
+from pathfast.data import load_medmnist, subset
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
 
 class Snapshots(Callback):
@@ -76,9 +77,11 @@ def main():
     ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--decay', default='0.995', help='EMA decays per step, comma-separated')
     ap.add_argument('--model', default='cnn'); ap.add_argument('--epochs', type=int, default=None, help='fixed epochs instead of the 2,000-step budget')
     ap.add_argument('--pretrained', action='store_true', help="fine-tune the backbone's ImageNet weights (fastai's recipe, 1 epoch frozen)")
+    ap.add_argument('--subset', type=int, default=None, help="train on a stratified subset of this many training images (seed 0, as bench/convergence.py's 'small')")
     ap.add_argument('--halves', type=int, default=500)
     a = ap.parse_args()
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
+    if a.subset: data = subset(data, a.subset, splits=('train',), seed=0)  # the validation split stays whole
     y = data.splits['val'][1].numpy()
     rng = np.random.default_rng(0)
     def half():
@@ -86,7 +89,7 @@ def main():
         return A, np.setdiff1d(np.arange(len(y)), A)
     halves = [half() for _ in range(a.halves)]
     decays = [float(d) for d in a.decay.split(',')]
-    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, {a.model}, {'fine-tuned' if a.pretrained else 'from scratch'}, EMA decay {a.decay}, {a.halves} stratified validation halves",
+    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, {a.model}, {'fine-tuned' if a.pretrained else 'from scratch'}, EMA decay {a.decay}, {a.halves} stratified validation halves, {len(data.splits['train'][1])} training images",
              '| run | seed | epochs | rule | picked epoch (median) | held-out half: accuracy | held-out half: loss |', '|---|---|---:|---|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
     for aug in (True, False):
