@@ -250,7 +250,7 @@ def pathfast_report(
     monitor:str='valid_loss', # the validation score that picks the tested epoch: valid_loss or accuracy
     patience:int=None, # early stopping after this many epochs without a better validation score (default: off)
     label_smoothing:float=None, # label smoothing eps (0: plain cross-entropy)
-    ema:float=None, # runs trained from scratch validate and test an average of their weights (EMA) whose memory is this fraction of the run's steps (default 0.1; 0: off)
+    ema:float=None, # runs trained from scratch (not EfficientNet-Lite/MobileNet) validate and test an average of their weights (EMA) whose memory is this fraction of the run's steps (default 0.1; 0: off)
     tta:bool_arg=None, # test metrics with test-time augmentation for augmented runs (plain metrics kept too): true or false
     seeds:int=1, # train every run this many times (seeds SEED, SEED+1, ...); the report shows mean and spread
     device:str=None, # cpu, cuda, cuda:N (default: the GPU when present)

@@ -66,7 +66,7 @@ class Config:
     monitor:str='valid_loss' # the validation score that picks the best epoch (and drives early stopping, the plateau schedule)
     patience:int|None=None # early stopping after this many epochs without a better `monitor` (None: off)
     label_smoothing:float=0. # fastai's `LabelSmoothingCrossEntropyFlat` with this eps (0: plain cross-entropy)
-    ema:float=0.1 # runs trained from scratch validate and test an average of their weights (`EMAWeights`) whose memory is this fraction of the run's steps (0: off)
+    ema:float=0.1 # runs trained from scratch (networks without depthwise convolutions) validate and test an average of their weights (`EMAWeights`) whose memory is this fraction of the run's steps (0: off)
     tta:bool=False # test metrics from test-time augmentation (`Learner.tta`) for augmented runs; the plain ones kept too
     aug_policy:str='auto' # augmentation policy: auto (from the modality), dihedral, mirror or upright
     seeds:int=1 # repeats of every run, with seeds `seed`, `seed+1`, ...

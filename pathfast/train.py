@@ -511,7 +511,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     plan = dict(plan_epochs(len(dls.train), cfg, secs), bs=bs, bs_why=bs_why, processes=w, bs_per_process=bs // w)
     best, stops = BestCheckpoint(cfg.monitor), [TimeLimit(cfg.budget_minutes * 60 * 1.2)] if cfg.budget_minutes and not cfg.epochs else []
     early = [EarlyStop(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []
-    steps, frac = plan['epochs'] * len(dls.train), 0. if spec.pretrained else cfg.ema  # a weight average for runs from scratch only (see above)
+    steps, frac = plan['epochs'] * len(dls.train), 0. if spec.pretrained or _depthwise(learn.model) else cfg.ema  # see "An average of the weights"
     opts['ema'], ema = ema_options(steps, frac), [EMAWeights(ema_memory(steps, frac))] if frac else []  # its memory follows the planned steps
     _sync(device); t = time.perf_counter()
     with learn.distrib_ctx(sync_bn=device.type == 'cuda', cpu=device.type == 'cpu') if w > 1 else nullcontext():  # DDP through accelerate; SyncBatchNorm needs GPUs

@@ -207,10 +207,10 @@ def test_methods_budget_batch_policy_and_options(three):
     pol = man['augmentations']
     assert f"use the {pol['name']} policy: {pol['why']}." in methods and pol['why'].startswith('no flips, chosen for X-ray images')
     # the weight average, on by default for the runs from scratch (the CNN here), not for fine-tunes (resnet18 here)
-    assert 'The runs trained from scratch (PathCNN) keep an exponential moving average (EMA) of their weights' in methods
+    assert 'The PathCNN runs trained from scratch keep an exponential moving average (EMA) of their weights' in methods
     assert "a memory of 10% of the run's steps" in methods
     assert 'each of these runs is tested with the average of its best epoch, the one with the lowest validation loss' in methods
-    assert 'The fine-tuned runs (resnet18) are tested with their own weights of their best epoch, by the same score, without an average' in methods
+    assert 'The other runs (resnet18-noaug and resnet18-aug) are tested with their own weights of their best epoch, by the same score, without an average' in methods
     assert 'the runs trained from scratch are validated with the average of their weights (EMA), which their validation curves follow' in three['html']
     sched = dict(re.findall(r'<tr><th scope="row" class="run">(.*?)</th>(.*?)</tr>', re.search(r'<table class="schedules">(.*?)</table>', three['html'], re.S)[1], re.S))
     for name, reps in three['seeds'].items():
