@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve, precision_recall_curve, average_precision_score, roc_auc_score
 from .runs import (METRICS, lbl, model_label, run_colors, aug_pairs, finished, seed_stats, monitor, multi_label, binary,
-                           positive, noun, best_run)
+                           positive, noun, best_run, averaged, names)
 from .stats import intervals, best_calibration
 from .saliency import decode
 
@@ -316,8 +316,8 @@ def figures(store:dict)->list:
               if any(v.get('best_epoch') for _, v in finished(store)) else '')
     several = len(m.get('seeds') or []) > 1
     faint = "; the faint lines are the other seeds' validation curves" if several else ''
-    avg = ('; the runs trained from scratch are validated with the average of their weights (EMA), which their validation curves follow'
-           if any((v.get('options') or {}).get('ema') for _, v in finished(store)) else '')
+    avg = [s['name'] for s in averaged(store)]
+    avg = f"; {names(avg)} validated an average of {'its' if len(avg) == 1 else 'their'} weights (EMA), which the validation curves follow" if avg else ''
     first = ' (first seed)' if several else ''
     none = 'No run has finished: nothing to plot.'
     draw = lambda f, *a: f(store, *a) if ok else None

@@ -19,7 +19,7 @@ from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, best_scored, names, subset_cuts)
+                           monitor, best_run, best_scored, names, subset_cuts, averaged)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -305,9 +305,8 @@ def _training(store:dict)->tuple:
     m, specs, (score, best, better) = store['manifest'], store['specs'], monitor(store)
     cfg, tuned = m.get('config', {}), [s for s in specs if s['pretrained']]
     frozen, plateau = _frozen_epochs(store) if tuned else 0, cfg.get('schedule') == 'plateau'
-    avg = [s for s in specs if ((store['runs'].get(s['name']) or {}).get('options') or {}).get('ema')]  # the runs that recorded a weight average
-    ema = bool(cfg.get('ema')) and bool(avg)
-    ema_pct = f"{cfg['ema'] * 100:g}%" if ema else None
+    avg = averaged(store)  # the runs that validated and tested an average of their weights
+    ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))
     cnn, other = [s for s in specs if s['model'] == 'cnn'], [s for s in specs if s['model'] != 'cnn']
     mins = f"{cfg['budget_minutes']:g} minute{'s' if cfg['budget_minutes'] != 1 else ''}" if cfg.get('budget_minutes') else None
@@ -319,9 +318,9 @@ def _training(store:dict)->tuple:
     rows += ([(f'Base LR, {archs(other)}', cfg.get('lr_backbone'))] if other else [])
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if tuned else []
     rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
-             ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if ema and len(avg) < len(specs)
-                                 else "the best epoch's average (EMA)" if ema else "the best epoch's") + f", by the {best} {score}"),
-             ('Weight average (EMA)', f"{archs(avg)}, memory {ema_pct} of a run's optimizer steps (at least 50, at most a fifth of the run)" if ema else 'off'),
+             ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(specs)
+                                 else "the best epoch's average (EMA)" if avg else "the best epoch's") + f", by the {best} {score}"),
+             ('Weight average (EMA)', f"{archs(avg)}, memory {ema_pct} of a run's optimizer steps (at least 50, at most a fifth of the run)" if avg else 'off'),
              ('Early stopping', f"after {cfg['patience']} epochs without a {better} {score}" if cfg.get('patience') else 'off'),
              ('Label smoothing', cfg.get('label_smoothing') or 'off'), ('Test-time augmentation', 'on' if cfg.get('tta') else 'off'),
              ('Optimizer', cfg.get('opt')), ('Weight decay', cfg.get('wd')), ('Precision', cfg.get('precision')),
@@ -329,7 +328,7 @@ def _training(store:dict)->tuple:
              ('Seeds', ', '.join(map(str, m.get('seeds') or [cfg.get('seed')])))]
     text = dict(scratch=archs(s for s in specs if not s['pretrained']), tuned=archs(tuned), frozen=_epochs(frozen) if frozen else '',
                 plateau=plateau, score=score, best=best, better=better, patience=cfg.get('patience'),
-                eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg) if ema else '', plain=names([s['name'] for s in specs if s not in avg]) if ema else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
+                eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg), plain=names([s['name'] for s in specs if s not in avg]) if avg else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
                 minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,
                 tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [])

@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive', 'metric_keys',
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
-           'aug_pairs', 'names', 'finished', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p', 'fmt_secs', 'lbl',
-           'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_scored', 'subset_cuts']
+           'aug_pairs', 'names', 'finished', 'averaged', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p',
+           'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_scored',
+           'subset_cuts']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, textwrap
@@ -97,6 +98,10 @@ def names(xs)->str:
 def finished(store:dict)->list:
     "(spec, run) of each finished run, in grid order"
     return [(s, v) for s in store['specs'] if (v := store['runs'][s['name']])]
+
+def averaged(store:dict)->list:
+    "The specs of the finished runs that validated and tested an average of their weights (they record `options.ema`)"
+    return [s for s, v in finished(store) if (v.get('options') or {}).get('ema')]
 
 def report_title(store:dict)->str:
     "The data set and what ran: which models from scratch, which fine-tuned, with or without augmentation"

@@ -170,10 +170,12 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
                      precision=cfg.precision, finished='2026-11-22T18:05:00', seed=seed, bs=bs[0], budget=plan, best_epoch=best,
                      stopped='early' if len(hist) < plan['epochs'] else None,
                      options=dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
-                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy), ema=ema_options(plan['epochs'] * plan['steps_per_epoch'], 0. if spec['pretrained'] else cfg.ema)),
+                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy), ema=ema_options(plan['epochs'] * plan['steps_per_epoch'], 0. if spec['pretrained'] or spec['model'].startswith(DEPTHWISE) else cfg.ema)),
                      plain_metrics=_metrics(y, plain, classes, task)['metrics'] if tta else None,
                      test_probs=np.round(main, 5).tolist(), test_labels=y.tolist(),
                      saliency=_fake_saliency(y, plain, classes, task, seed, shared['size']) if shared['saliency'] else None)
+
+DEPTHWISE = ('efficientnet', 'mobilenet')  # the fakes' models with depthwise convolutions, which training does not average
 
 def _shared(rng, spec:dict, y:np.ndarray, k:int, n_train:int, size:int, saliency:bool=True)->dict:
     "What the repeats of a run share: each class's accuracy, which images are easy, and what each is mistaken for"

@@ -211,7 +211,7 @@ def test_methods_budget_batch_policy_and_options(three):
     assert "a memory of 10% of the run's steps" in methods
     assert 'each of these runs is tested with the average of its best epoch, the one with the lowest validation loss' in methods
     assert 'The other runs (resnet18-noaug and resnet18-aug) are tested with their own weights of their best epoch, by the same score, without an average' in methods
-    assert 'the runs trained from scratch are validated with the average of their weights (EMA), which their validation curves follow' in three['html']
+    assert 'cnn-noaug and cnn-aug validated an average of their weights (EMA), which the validation curves follow' in three['html']  # the curves' captions
     sched = dict(re.findall(r'<tr><th scope="row" class="run">(.*?)</th>(.*?)</tr>', re.search(r'<table class="schedules">(.*?)</table>', three['html'], re.S)[1], re.S))
     for name, reps in three['seeds'].items():
         ema, n = reps[0]['options']['ema'], reps[0]['budget']['epochs'] * reps[0]['budget']['steps_per_epoch']
@@ -226,6 +226,10 @@ def test_options_off_are_not_claimed(eight):
     methods = text(section(eight['html'], 'methods'))
     for claim in ('Early stopping ends', 'test-time augmentation:', 'repeated with', 'ReduceLROnPlateau', 'LabelSmoothing'): assert claim not in methods
     assert 'fit_one_cycle' in methods and 'tested with the average of its best epoch' in methods
+    # averaged: the PathCNN from scratch; not the fine-tunes, nor EfficientNet-Lite0 from scratch (depthwise convolutions)
+    plain = re.search(r'The other runs \(([^)]*)\) are tested with their own weights', methods)[1]
+    assert 'The PathCNN runs trained from scratch keep' in methods and 'cnn-aug' not in plain
+    assert 'efficientnet_lite0-scratch-aug' in plain and 'resnet18-aug' in plain, plain
 
 def test_plateau_label_smoothing_no_ema_in_methods(tmp_path):
     store = fake_store(tmp_path/'results', schedule='plateau', label_smoothing=.1, monitor='accuracy', epochs=6, ema=0.)
