@@ -18,7 +18,7 @@ from .core import PathfastError, atomic_write, load_json
 from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
-                           report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
+                           report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
                            monitor, best_run, best_scored, names, subset_cuts, averaged)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
@@ -155,7 +155,7 @@ def results_table(store:dict)->dict:
     def cell(r, k):
         x, plain, ci = st[r][k], seed_stats(store, r, k, 'plain_metrics'), intervals(store, r).get(k)
         return dict(text=fmt_num(x and x[0]), best=bool(x) and fmt_num(x[0]) == best[k] and len(st) > 1,
-                    under=[fmt_ci(ci)] + ([f'± {fmt_num(x[1])}'] if x and x[2] > 1 else []), note=f'plain {fmt_num(plain[0])}' if plain else '')
+                    under=[fmt_ci(ci)] + ([f'± {fmt_sd(x[1])}'] if x and x[2] > 1 else []), note=f'plain {fmt_num(plain[0])}' if plain else '')
     def ens(r):
         e = ensemble(store, r)
         return e and dict(n=e['n'], cells=['–'] + [fmt_num(run_metrics(store, e).get(k)) for k, _ in cols])

@@ -6,11 +6,11 @@
 __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive', 'metric_keys',
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'averaged', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p',
-           'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_scored',
-           'subset_cuts']
+           'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
+           'best_scored', 'subset_cuts']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
-import math, textwrap
+import math, re, textwrap
 import numpy as np
 from .data import MULTI_LABEL
 from .train import test_metrics
@@ -164,9 +164,14 @@ def mean_of(store:dict, name:str, key:str='accuracy', part:str|None='metrics')->
     "The mean of `seed_stats`, None when no seed has the number"
     return (st := seed_stats(store, name, key, part)) and st[0]
 
+def fmt_sd(sd:float, fmt=fmt_num)->str:
+    "A spread in `fmt`; one too small to show is '<' the format's smallest step ('<0.001', '<0.1%'), not a zero that claims none"
+    s = fmt(sd)
+    return '<' + re.sub(r'0(?=\D*$)', '1', s) if sd > 0 and s == fmt(0.) else s
+
 def fmt_pm(st:tuple|None, fmt=fmt_num)->str:
     "A (mean, sd, n) as '0.873 ± 0.012', the mean alone for one seed, a dash for none"
-    return '–' if st is None else f"{fmt(st[0])}\u00a0±\u00a0{fmt(st[1])}" if st[2] > 1 else fmt(st[0])  # no line break inside
+    return '–' if st is None else f"{fmt(st[0])}\u00a0±\u00a0{fmt_sd(st[1], fmt)}" if st[2] > 1 else fmt(st[0])  # no line break inside
 
 def ensemble(store:dict, name:str)->dict|None:
     "`test_metrics` of the mean test probabilities of run `name`'s seeds, with their number `n`; None under two seeds with probabilities"
