@@ -305,7 +305,7 @@ def _training(store:dict)->tuple:
     m, specs, (score, best, better) = store['manifest'], store['specs'], monitor(store)
     cfg, tuned = m.get('config', {}), [s for s in specs if s['pretrained']]
     frozen, plateau = _frozen_epochs(store) if tuned else 0, cfg.get('schedule') == 'plateau'
-    avg = averaged(store)  # the runs that validated and tested an average of their weights
+    avg, done = averaged(store), [s for s, _ in finished(store)]  # the runs that validated and tested an average of their weights; those that finished
     ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))
     cnn, other = [s for s in specs if s['model'] == 'cnn'], [s for s in specs if s['model'] != 'cnn']
@@ -318,7 +318,7 @@ def _training(store:dict)->tuple:
     rows += ([(f'Base LR, {archs(other)}', cfg.get('lr_backbone'))] if other else [])
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if tuned else []
     rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
-             ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(specs)
+             ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)
                                  else "the best epoch's average (EMA)" if avg else "the best epoch's") + f", by the {best} {score}"),
              ('Weight average (EMA)', f"{archs(avg)}, memory {ema_pct} of a run's optimizer steps (at least 50, at most a fifth of the run)" if avg else 'off'),
              ('Early stopping', f"after {cfg['patience']} epochs without a {better} {score}" if cfg.get('patience') else 'off'),
@@ -328,7 +328,7 @@ def _training(store:dict)->tuple:
              ('Seeds', ', '.join(map(str, m.get('seeds') or [cfg.get('seed')])))]
     text = dict(scratch=archs(s for s in specs if not s['pretrained']), tuned=archs(tuned), frozen=_epochs(frozen) if frozen else '',
                 plateau=plateau, score=score, best=best, better=better, patience=cfg.get('patience'),
-                eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg), plain=names([s['name'] for s in specs if s not in avg]) if avg else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
+                eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg), plain=names([s['name'] for s in done if s not in avg]) if avg else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
                 minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,
                 tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [])

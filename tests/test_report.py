@@ -114,6 +114,8 @@ def test_store_with_missing_runs(tmp_path):
            'results store.' in disc
     for s in store_specs_missing(html): assert f'{s} is not in the results store.' in text(html)  # its Grad-CAM figure: a note
     assert len(images(html)) == 1 + 8 + 1 + 3 - 1  # no batch; 8 figures, mistakes and 3 Grad-CAM
+    methods = text(section(html, 'methods'))  # the weight average: the finished runs only, none of the missing ones
+    assert 'The other runs (resnet18-aug and efficientnet_lite0-aug) are tested with their own weights' in methods
 
 def store_specs_missing(html:str)->list: return re.search(r'Not in the results store: (.*?)\.<', html)[1].split(', ')
 
