@@ -347,8 +347,10 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         out.append(dict(what='A larger pretrained backbone (e.g. --models cnn,resnet50 or efficientnet_lite2)',
                         why='fine-tuning was significantly more accurate than training from scratch here.'))
     elif tr and ds['size'] < 64:
-        out.append(dict(what='A higher input size (--size 64 or 128), or --resize for the backbones',
-                        why=f"fine-tuning did not significantly beat training from scratch on {ds['size']} px images, where ImageNet features have little to work with."))
+        big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
+        out.append(dict(what='A higher input size (--size 64 or 128)' + ('' if big > ds['size'] else ', or --resize for the backbones'),
+                        why=f"fine-tuning did not significantly beat training from scratch on {ds['size']} px images"
+                            + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))
     cuts = subset_cuts(store)
     if 'train' in cuts:
         out.append(dict(what='All the training data (--subset 0, or --full)', why=f"these runs used {cuts['train'][0]:,} of the {cuts['train'][1]:,} training images."))

@@ -267,7 +267,7 @@ def ema_options(steps:int, fraction:float)->dict|None:
 
 class EMAWeights(Callback):
     "An exponential moving average of the weights (timm's `ModelEmaV3`, buffers included) with a memory of `memory` steps, updated after every optimizer step; each epoch is validated with it, training goes on from the raw weights"
-    def __init__(self, memory:float): self.memory, self.decay, self.ema, self.raw = memory, 1 - 1 / memory, None, None
+    def __init__(self, memory:float): self.decay, self.ema, self.raw = 1 - 1 / memory, None, None
     def before_fit(self):
         if self.ema is None: self.ema = ModelEmaV3(_net(self.model), decay=self.decay)
     def after_step(self): self.ema.update(_net(self.model))
