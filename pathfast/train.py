@@ -151,24 +151,25 @@ def pick_bs(n_train:int, # training images
     return b, (f"{b}, the default" if b == default else f"{b}: the default {default} halved until an epoch of {n_train:,} training images has at least {min_steps} steps")
 
 class _Probe(Callback):
-    "Time `n` training steps after `warm` (fewer if the epoch ends first), then cancel the fit"
+    "Time at least `n` training steps and `secs` seconds after `warm` warm-up steps (fewer if the epoch ends first), then cancel the fit"
     order = 100
-    def __init__(self, warm:int=2, n:int=4): self.warm, self.n, self.i, self.i0, self.t0, self.secs = warm, n, 0, 0, None, None
+    def __init__(self, warm:int=3, n:int=4, secs:float=1.):
+        self.warm, self.n, self.min_secs, self.i, self.i0, self.t0, self.secs = warm, n, secs, 0, 0, None, None
     def before_fit(self): _sync(self.dls.device); self.t0 = time.perf_counter()
     def after_batch(self):
         self.i += 1
         if self.i == self.warm: _sync(self.dls.device); self.t0, self.i0 = time.perf_counter(), self.i
-        if self.i == self.warm + self.n: self._done()
+        if self.i >= self.warm + self.n and time.perf_counter() - self.t0 >= self.min_secs: self._done()
     def before_validate(self): self._done()
     def _done(self):
         _sync(self.dls.device)
         self.secs = (time.perf_counter() - self.t0) / max(1, self.i - self.i0)
         raise CancelFitException
 
-def epoch_seconds(learn:Learner, warm:int=2, n:int=4)->float:
-    "Seconds one epoch (training, then validation) of `learn` will take, from `n` timed training steps; `learn` is left as it was"
+def epoch_seconds(learn:Learner, warm:int=3, n:int=4, secs:float=1.)->float:
+    "Seconds one epoch (training, then validation) of `learn` will take, from at least `n` timed training steps and `secs` seconds; `learn` is left as it was"
     state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
-    probe, bars = _Probe(warm, n), [c for c in learn.cbs if isinstance(c, ProgressCallback)]
+    probe, bars = _Probe(warm, n, secs), [c for c in learn.cbs if isinstance(c, ProgressCallback)]
     dl = getattr(learn.dls.train, 'dl', learn.dls.train)  # data-parallel: the loader inside the shard
     # what the probe's pass changes besides the weights: the global random generators, the loader's own and its count of
     # seeded shuffles (`ArrayDL`), and fastai's one-off check of the batch types, whose extra augmentation draws the real
