@@ -90,7 +90,8 @@ def diagnose(store:dict, spec:dict)->dict|None:
     nv = store['manifest']['dataset'].get('n_samples', {}).get('val')
     nt = int(np.asarray(run['confusion_matrix']).sum())  # test images (single-label)
     if va is not None and nv and not multi_label(store):
-        p = float(test_proportions_2indep(round(va * nv), nv, round(te * nt), nt).pvalue)
+        with np.errstate(divide='ignore', invalid='ignore'):  # statsmodels also works out an odds ratio, unused here, that divides by zero at 0% or 100%
+            p = float(test_proportions_2indep(round(va * nv), nv, round(te * nt), nt).pvalue)
         res.update(gap_p=p, valid=va, test=te, vt=f"{pct(va)} against {pct(te)}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
     else: res.update(gap_p=None, vt='–' if va is None else f"{pct(va)} against {pct(te)}")
     classes, cm = store['manifest']['dataset']['classes'], np.asarray(run['confusion_matrix'], float)
