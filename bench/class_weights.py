@@ -51,7 +51,7 @@ def main():
                 learn = Grab.learner
                 learn.remove_cbs([c for c in learn.cbs if type(c).__name__ in ('History', 'PathfastProgress')])
                 p, y = learn.get_preds(dl=learn.dls.valid)
-                p, y = p.float(), y
+                p = p.float()
                 ce = float(torch.nn.functional.nll_loss(torch.log(p.clamp_min(1e-12)), y))
                 p, y = p.numpy(), y.numpy()
                 row = (f"| {aug} | {how} | {seed} | {r.epochs} | {r.best_epoch} | {(p.argmax(1) == y).mean():.4f} | "

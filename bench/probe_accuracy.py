@@ -5,6 +5,7 @@ own clock). The first run of a process is where the estimate was seen to be off 
 61 epochs that trained for 42 s of its 60).
 
     python bench/probe_accuracy.py --data-dir ../shared/data [--runs cnn:noaug,cnn:aug,cnn:noaug] [--minutes 1] [--subset 2000]
+    python bench/probe_accuracy.py --steps 34    # only the first 2 + 34 steps of a fresh process, each one's time
 """
 import argparse, time, warnings
 warnings.filterwarnings('ignore')
@@ -37,12 +38,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--runs', default='cnn:noaug,cnn:aug,cnn:noaug')
     ap.add_argument('--minutes', type=float, default=1.)
+    ap.add_argument('--steps', type=int, default=None, help="print the times of the first 2 + STEPS training steps of the custom CNN in this fresh process, nothing else")
     ap.add_argument('--subset', type=int, default=None, help='a stratified subset of at most this many train and val images, as the cpu preset takes (2000)')
     a = ap.parse_args()
     train._Probe = Timed
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
     if a.subset: data = subset(data, a.subset, seed=42)
     print(hardware(torch.device('cpu')))
+    if a.steps:
+        from pathfast.data import get_dls
+        from pathfast.train import make_learner, speed_cbs, pick_precision
+        dev = torch.device('cpu')
+        learn = make_learner(RunSpec('cnn', False, False), get_dls(data, 128, False, dev, 'upright', seed=42), Config(dataset='pneumoniamnist', size=28, device='cpu'))
+        learn.add_cbs(speed_cbs(dev, pick_precision(dev, 'auto', learn.model)))
+        train.epoch_seconds(learn, 2, a.steps, 0.)
+        return print('step ms:', ' '.join(f'{t * 1000:.0f}' for t in Timed.seen.times))
     print('| # | run | probe steps (ms: warm-up, then timed) | estimate s/epoch | epochs planned | real s/epoch (mean, min-max) | of which validation | real step ms (median) | trained s of the cap |')
     print('|---:|---|---|---:|---:|---:|---:|---:|---:|')
     for i, r in enumerate(a.runs.split(','), 1):
