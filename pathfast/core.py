@@ -10,7 +10,6 @@ __all__ = ['TRAIN_DEVICES', 'AUG_SETTINGS', 'LOCK', 'PathfastError', 'get_device
 import argparse, hashlib, json, os, platform, socket, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
-import torch
 from fastcore.script import anno_parser
 
 # %% ../nbs/00_core.ipynb #cede8736
@@ -21,8 +20,9 @@ class PathfastError(Exception):
 TRAIN_DEVICES = ('cpu', 'cuda', 'mps')  # the device types a model can train on
 
 def get_device(device:str|None=None # 'cpu', 'cuda', 'cuda:1', 'mps'; None picks the GPU when present
-              )->torch.device:
+              )->'torch.device':
     "The `torch.device` to train on: `device` if it is usable here, else the best one present"
+    import torch  # here, not at the top: see "Light to import" below
     if device is None: return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     try: d = torch.device(device)
     except RuntimeError: raise PathfastError(f"unknown device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from None
@@ -219,8 +219,9 @@ def versions()->dict:
         except PackageNotFoundError: res[p] = None
     return res
 
-def hardware(device:torch.device|str|None=None)->dict:
+def hardware(device:'torch.device|str|None'=None)->dict:
     "What the runs ran on: CPU model and cores, torch threads, and the GPU if training used one"
+    import torch
     cpu = platform.processor() or platform.machine()
     try: cpu = next(l.split(':',1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
     except (OSError, StopIteration): pass
@@ -270,5 +271,3 @@ def _no_makedirs(path:str):
     os.makedirs = makedirs
     try: yield
     finally: os.makedirs = real
-
-with _no_makedirs(os.path.join(os.path.expanduser('~'), '.medmnist')): import medmnist

@@ -18,8 +18,8 @@ import numpy as np, torch
 from fastai.vision.all import (TfmdDL, DataLoaders, DisplayedTransform, TensorImage, TensorCategory, Category, CategoryMap,
                                IntToFloatTensor, Normalize, aug_transforms, imagenet_stats, CrossEntropyLossFlat,
                                TensorMultiCategory, MultiCategory, BCEWithLogitsLossFlat, to_detach)
-from .core import PathfastError, file_md5, get_device  # first: it imports medmnist without creating ~/.medmnist
-import medmnist
+from .core import PathfastError, file_md5, get_device, _no_makedirs
+with _no_makedirs(os.path.join(os.path.expanduser('~'), '.medmnist')): import medmnist  # without creating ~/.medmnist (see core)
 from medmnist import INFO
 
 # %% ../nbs/01_data.ipynb #a7fa1000

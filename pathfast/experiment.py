@@ -13,10 +13,9 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from torch import nn
-from medmnist import INFO
 from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware
-from .data import MedData, get_dls, NORM
+from .data import MedData, get_dls, NORM, INFO
 from .models import ADAMW, OPTIMIZER, check_weights, get_backbone
 from .train import RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights

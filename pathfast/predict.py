@@ -11,18 +11,16 @@ import copy, csv, io, os, sys, warnings, zipfile
 from contextlib import redirect_stdout
 from pathlib import Path
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by a dependency at import, not actionable
-import numpy as np, torch
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 from fastcore.script import call_parse, Param
-from fastprogress.fastprogress import progress_bar
 from .core import PathfastError, get_device, atomic_write, script_parser, run_script
-from .train import RunResult
-from .sources import IMAGE_EXTS, read_image, fit_image, image_files
-from .data import MULTI_LABEL
-from .export import Predictor, load_weights
+# torch and the pathfast modules built on it are imported by the functions below when they run: the parser needs none of
+# them, so `pathfast-predict --help` and a mistyped option answer at once (as `cli`'s)
 
 # %% ../nbs/07_predict.ipynb #6b39c52d
-def _load(p:Path)->RunResult:
+def _load(p:Path)->'RunResult':
+    from pathfast.train import RunResult
     if not p.exists(): raise PathfastError(f"no such run file: {p}")
     return RunResult.load(p)
 
@@ -64,6 +62,7 @@ def _npz(p:Path, split:str, name:str)->list:
 
 def _folder(d:Path)->list:
     "(path, path) for every image file under `d`, recursively, sorted, hidden ones skipped (`sources.image_files`)"
+    from pathfast.sources import IMAGE_EXTS, image_files
     fs = image_files(d)[0]
     if not fs: raise PathfastError(f"{d} holds no image files ({', '.join(IMAGE_EXTS)})")
     return [(str(p), p) for p in fs]
@@ -85,6 +84,7 @@ def load_image(src, # an image file, or a uint8 array (H,W) or (H,W,C)
                size:int, channels:int # the run's data size and channels
               )->np.ndarray:
     "A uint8 (size, size, channels) array: a file read by `sources.read_image`; an array used as it is, or fitted by `sources.fit_image`"
+    from pathfast.sources import read_image, fit_image
     if isinstance(src, Path):
         try: return read_image(src, size, channels)
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e: raise PathfastError(f"cannot read image {src}: {e}") from None
@@ -92,15 +92,16 @@ def load_image(src, # an image file, or a uint8 array (H,W) or (H,W,C)
     return a if a.shape == (size, size, channels) else fit_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), size, channels)
 
 # %% ../nbs/07_predict.ipynb #3e668fce
-DTYPES = dict(fp32=None, bf16=torch.bfloat16, fp16=torch.float16)
+DTYPES = dict(fp32=None, bf16='bfloat16', fp16='float16')  # the torch dtype of each precision (None: the model's own, fp32)
 
-def _runs_on(precision:str, device:torch.device)->bool:
+def _runs_on(precision:str, device:'torch.device')->bool:
+    import torch
     return (precision == 'fp32' or precision == 'bf16' and (device.type == 'cpu' or device.type == 'cuda' and torch.cuda.is_bf16_supported())
             or precision == 'fp16' and device.type == 'cuda')
 
 def predict_precision(precision:str, # 'run', 'fp32', 'bf16' or 'fp16'
                       run_precision:str, # the precision the run was tested in
-                      device:torch.device)->str:
+                      device:'torch.device')->str:
     "The precision to predict in: `precision`, or for 'run' the run's own where `device` runs it (else fp32)"
     if precision == 'run': return run_precision if _runs_on(run_precision, device) else 'fp32'
     if precision not in DTYPES: raise PathfastError(f"unknown precision {precision!r}: use run, fp32, bf16 or fp16")
@@ -113,20 +114,25 @@ def load_run(src:str|Path, # a results store, a run's JSON or its weights file
              precision:str='run' # 'run' (the run's own), 'fp32', 'bf16' or 'fp16'
             )->tuple:
     "The `Predictor` of the run `src` names on `device`, and the run's `RunResult`"
+    import torch
+    from pathfast.export import Predictor, load_weights
     device = get_device(device) if not isinstance(device, torch.device) else device
     path, r = find_run(src, run)
     info = r.model_file
-    pred = Predictor(load_weights(path.with_name(info['file']), info), info, DTYPES[predict_precision(precision, info['precision'], device)])
+    dtype = DTYPES[predict_precision(precision, info['precision'], device)]
+    pred = Predictor(load_weights(path.with_name(info['file']), info), info, dtype and getattr(torch, dtype))
     pred = pred.to(device)
     return (pred.to(memory_format=torch.channels_last) if info['channels_last'] else pred).eval(), r
 
-def predict(pred:Predictor, # the model (`load_run`)
+def predict(pred:'Predictor', # the model (`load_run`)
             items:list, # (name, image) pairs (`image_items`)
             size:int, channels:int, # the run's data size and channels
             bs:int=64, # images per batch
             bar:bool=False # show a progress bar (on stderr)
            )->np.ndarray:
     "Probabilities (N, classes) of the images of `items`, `bs` at a time"
+    import torch
+    from fastprogress.fastprogress import progress_bar
     starts, out = range(0, len(items), bs), []
     with torch.no_grad(), redirect_stdout(sys.stderr):  # fastprogress draws on stdout, which carries the predictions
         for i in (progress_bar(starts) if bar else starts):
@@ -144,12 +150,13 @@ def decode(probs:np.ndarray, # (N, classes) probabilities
     return [(';'.join(classes[i] for i in o) or '-', ';'.join(f'{p[i]:.4f}' for i in o) or '-') for p, o in zip(probs, on)]
 
 # %% ../nbs/07_predict.ipynb #f1fda147
-def export_onnx(pred:Predictor, # the model in fp32 on the CPU (`Predictor` without `dtype`)
+def export_onnx(pred:'Predictor', # the model in fp32 on the CPU (`Predictor` without `dtype`)
                 path:str|Path, # the ONNX file to write
-                x:torch.Tensor, # uint8 images (N, H, W, C) to check it on, N >= 2
+                x:'torch.Tensor', # uint8 images (N, H, W, C) to check it on, N >= 2
                 tol:float=1e-4 # the largest difference in a probability allowed between ONNX Runtime and PyTorch
                )->float:
     "Write `pred` to ONNX at `path` (batch size free), check ONNX Runtime's outputs on `x` against PyTorch's; the largest difference"
+    import torch
     try: import onnx, onnxscript, onnxruntime as ort
     except ImportError as e: raise PathfastError(f'--onnx needs the {e.name} package: pip install onnx onnxscript onnxruntime (or pip install "pathfast[onnx]")') from None
     path = Path(path)
@@ -184,6 +191,9 @@ def predict_images(src, # a results store, a run's JSON or its weights file
                    note=lambda s: print(s, file=sys.stderr) # gets the lines about the run and the files written (stderr)
                   )->np.ndarray:
     "What `pathfast-predict` does; the probabilities"
+    import torch
+    from pathfast.data import MULTI_LABEL
+    from pathfast.export import Predictor
     if not images and onnx is None: raise PathfastError("name the images to predict (files, folders or FILE.npz:SPLIT), or give --onnx FILE")
     if bs < 1: raise PathfastError(f"--bs must be at least 1, got {bs}")
     items = image_items(images)

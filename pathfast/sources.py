@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastprogress.fastprogress import progress_bar
-from .core import PathfastError, interactive  # first: it imports medmnist without creating ~/.medmnist
-from medmnist import INFO
-from .data import MedData, SPLITS, CACHE_VERSION, task_of, check_data, check_fits, cache_root, build_once
+from .core import PathfastError, interactive
+from .data import INFO, MedData, SPLITS, CACHE_VERSION, task_of, check_data, check_fits, cache_root, build_once
 
 # %% ../nbs/01a_sources.ipynb #55dc2914
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')

@@ -24,9 +24,9 @@ from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, Chan
 from timm.utils import ModelEmaV3
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix,
                              multilabel_confusion_matrix, roc_auc_score)
-from .core import PathfastError, Config, save_json, load_json  # first: it imports medmnist without creating ~/.medmnist
+from .core import PathfastError, Config, save_json, load_json
+from .data import MedData, MULTI_LABEL, ArrayDS, get_dls, aug_policy, batch_tfms  # first: it imports medmnist without creating ~/.medmnist
 from medmnist.evaluator import getAUC
-from .data import MedData, MULTI_LABEL, ArrayDS, get_dls, aug_policy, batch_tfms
 from .models import cnn_learner, backbone_learner, get_backbone, weights_source
 from . import distrib
 
