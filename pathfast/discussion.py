@@ -81,7 +81,7 @@ def diagnose(store:dict, spec:dict)->dict|None:
         vl, tl = np.array([e['valid_loss'] for e in h]), np.array([e['train_loss'] for e in h])
         lo, rise = int(vl.argmin()), float(vl[-1] / vl.min() - 1)
         res['overfit'] = rise > .1 and tl[-1] < tl[lo]
-        res['over'] = (f"yes: validation loss +{rise:.0%} from epoch {lo + 1} to {n}, training loss {tl[-1] / tl[lo] - 1:+.0%}" if res['overfit'] else
+        res['over'] = (f"yes: validation loss +{rise:.0%} from epoch {lo + 1} to {n} while the training loss fell from {tl[lo]:.2g} to {tl[-1]:.2g}" if res['overfit'] else
                        f"no: validation loss {rise:+.0%} from its lowest (epoch {lo + 1}) to the last" if lo < n - 1 else 'no: validation loss lowest at the last epoch')
         res['gap'] = float(vl[(best or lo + 1) - 1] - tl[(best or lo + 1) - 1])
         last = (best or lo + 1) == n
@@ -337,8 +337,9 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                         why=f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch."))
     if over := [d for d in ok if d['overfit']]:
         noaug = [d['run'] for d in over if not next(s for s in store['specs'] if s['name'] == d['run'])['augment']]
-        out.append(dict(what='Regularise: ' + ('augmentation for ' + names(noaug) + ', ' if noaug else 'stronger augmentation, ')
-                             + 'early stopping (--patience 3), or more weight decay',
+        out.append(dict(what='Regularise: ' + (f'augmentation for {names(noaug)} (--aug on), or early stopping (--patience 3)' if noaug else
+                                               "early stopping (--patience 3); stronger augmentation or more weight decay are not pathfast "
+                                               "options (it uses fastai's aug_transforms and a weight decay of 0.01)"),
                         why=f"{names(d['run'] for d in over)} over-fitted (validation loss rising while the training loss fell)."))
     tr = [c for c in cs if c['kind'] == 'transfer' and c['res']]
     if not any(s['pretrained'] for s in store['specs']):
@@ -363,7 +364,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
             out.append(dict(what=f"Class weighting or balanced sampling for {ds['classes'][rare]}, outside pathfast and judged on the validation split",
                             why=f"it has {counts[rare]:,} training images against {max(counts):,} for the largest class, and the lowest recall in every run. "
                                 "pathfast does not offer it: on PneumoniaMNIST a class-weighted loss lowered its custom CNN's validation balanced accuracy "
-                                "in all of 3 seeds."))
+                                "in all 3 seeds."))
     cal = best_calibration(store)[2]
     if cal is not None:
         if cal['ece'] >= .05:

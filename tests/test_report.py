@@ -80,6 +80,16 @@ def test_discussion_compares_from_the_specs(eight):
     assert 'cannot speak to transfer learning' not in disc
     assert len(re.findall(r'<tr class="comparison', eight['html'])) == 6 + 2 + 4
 
+def test_every_option_the_report_names_exists(eight, tmp_path):
+    "Every --option the report's text names (its advice) is one pathfast-report has, for grids that draw different advice"
+    from pathfast.cli import parser
+    known = {s for a in parser()._actions for s in a.option_strings}
+    paths = [eight['path'], render_report(fake_store(tmp_path/'s', fake_specs('cnn,resnet18:scratch')), tmp_path/'s.html'),
+             render_report(fake_store(tmp_path/'c', n_samples=dict(train=800, val=300, test=624), subset=300), tmp_path/'c.html')]
+    for p in paths:
+        named = set(re.findall(r'(?<![\w-])--[a-z][a-z0-9-]*', text(re.sub(r'<(style|script)\b.*?</\1>', '', p.read_text(), flags=re.S))))
+        assert {'--patience', '--seeds', '--aug'} <= named and named <= known, (p.name, sorted(named - known))
+
 def test_no_pretrained_store_never_says_fine_tuned(tmp_path):
     store = fake_store(tmp_path/'results', fake_specs('cnn,resnet18:scratch'))
     html = render_report(store, tmp_path/'scratch.html').read_text()
