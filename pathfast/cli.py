@@ -191,9 +191,9 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
     if own and any(a is not None for a in (dataset, npz, data_dir)):
         raise PathfastError("--images/--csv bring their own classes: drop --dataset, --npz and --data-dir")
     if csv is None and any(a is not None for a in (path_col, label_col, split_col)): raise PathfastError("--path-col, --label-col and --split-col need --csv")
-    if own: size = size or 64
+    if own: size = 64 if size is None else size
     elif not (demo or npz):
-        dataset, size = dataset or 'pathmnist', size or 64
+        dataset, size = dataset or 'pathmnist', 64 if size is None else size
         npz_name(dataset, size)  # an unknown data set or size is refused first
     if models is not None and arch is not None: raise PathfastError("give --models or --arch, not both (--arch X means --models cnn,X)")
     if demo and models is None and arch is None: models = demo_models()

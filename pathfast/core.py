@@ -84,6 +84,7 @@ class Config:
             raise PathfastError(f"unknown augmentation policy {self.aug_policy!r}: use auto, dihedral, mirror or upright")
         if self.freeze_epochs < 0: raise PathfastError(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
         if self.subset is not None and self.subset < 1: raise PathfastError(f"--subset must be at least 1, got {self.subset}")
+        if self.size is not None and self.size < 8: raise PathfastError(f"--size must be at least 8 pixels, got {self.size}")
         if self.resize is not None and self.resize < 8: raise PathfastError(f"--resize must be at least 8 pixels (or 0: none), got {self.resize}")
         if self.precision not in ('auto', 'fp32', 'bf16', 'fp16'): raise PathfastError(f"unknown precision {self.precision!r}: use auto, fp32, bf16 or fp16")
         self.models, self.aug = list(self.models), list(self.aug)  # lists, as they come back from JSON
@@ -253,11 +254,12 @@ def script_parser(f, # the console script's function (fastcore `call_parse`)
     for a in p._actions: a.option_strings = [s.replace('_', '-') if s.startswith('--') else s for s in a.option_strings]
     p._option_string_actions = {s: a for a in p._actions for s in a.option_strings}
     p.epilog, p.formatter_class = epilog, type('Formatter', (p.formatter_class,), dict(_fill_text=_fill_text))
+    p.error = lambda message: p.exit(2, f"{name}: error: {message} (see {name} --help)\n")  # one line, not argparse's usage block
     return p
 
 def run_script(p:argparse.ArgumentParser, f, argv:list|None=None):
-    "Parse `argv` with `p` and call `f` with the options (fastcore's own `pdb`/`xtra` dropped)"
-    args = vars(p.parse_args(argv))
+    "Parse `argv` with `p`, options and positional arguments in any order, and call `f` with them (fastcore's own `pdb`/`xtra` dropped)"
+    args = vars(p.parse_intermixed_args(argv))
     for k in ('pdb', 'xtra'): args.pop(k, None)
     return f(**args)
 

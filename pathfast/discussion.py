@@ -343,7 +343,8 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                         why=f"{names(d['run'] for d in over)} over-fitted (validation loss rising while the training loss fell)."))
     tr = [c for c in cs if c['kind'] == 'transfer' and c['res']]
     if not any(s['pretrained'] for s in store['specs']):
-        out.append(dict(what='Fine-tune an ImageNet backbone (leave out --no-pretrained)',
+        how = 'leave out --no-pretrained' if cfg.get('pretrained') is False else 'add one to --models, e.g. --models cnn,efficientnet_lite0'
+        out.append(dict(what=f'Fine-tune an ImageNet backbone ({how})',
                         why='every run of this grid trained from scratch, so the report cannot say what pretrained features add.'))
     elif tr and any(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] > 0 for c in tr):
         out.append(dict(what='A larger pretrained backbone (e.g. --models cnn,resnet50 or efficientnet_lite2)',

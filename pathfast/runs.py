@@ -128,10 +128,10 @@ def fmt_ci(ci:tuple|None, fmt=fmt_num)->str:
     return '–' if ci is None or any(x is None or math.isnan(x) for x in ci) else f'[{fmt(ci[0])}, {fmt(ci[1])}]'
 
 def fmt_p(p:float|None)->str:
-    "'p = 0.71', 'p = 0.0032', 'p < 0.001'"
+    "'p = 0.71', 'p = 0.049', 'p = 0.0032', 'p < 0.001': two significant digits under 0.1, so a p just under 0.05 never reads 0.05"
     if p is None or math.isnan(p): return 'p not computed'
     if p < .001: return 'p < 0.001'
-    return f'p = {p:.2g}' if p < .01 else f'p = {p:.2f}'
+    return f'p = {p:.2g}' if p < .1 else f'p = {p:.2f}'
 
 def fmt_secs(s:float|None)->str:
     "A duration in seconds as '9.5 s', '2 min 05 s' or '1 h 02 min'"
@@ -144,7 +144,7 @@ def fmt_secs(s:float|None)->str:
 def lbl(s, width:int|None=None)->str:
     "A label from the data, safe for matplotlib (a `$` is printed, not parsed as mathtext), optionally wrapped"
     s = str(s).replace('$', r'\$')
-    return textwrap.fill(s, width, break_on_hyphens=False) if width else s
+    return textwrap.fill(s, width, break_on_hyphens=False, break_long_words=False) if width else s
 
 # %% ../nbs/05a_runs.ipynb #53b75540
 def _stat(xs)->tuple|None:

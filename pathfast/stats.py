@@ -9,7 +9,6 @@ __all__ = ['ALPHA', 'N_BOOT', 'wilson', 'mcnemar_exact', 'boot_weights', 'percen
 # %% ../nbs/05b_stats.ipynb #d6b55536
 import numpy as np
 from scipy import sparse
-from scipy.stats import norm
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
@@ -142,10 +141,11 @@ def intervals(store:dict, name:str)->dict:
 def boot_p(d:float, # the observed difference
            dist # its bootstrap distribution
           )->float:
-    "Two-sided p-value of difference `d` from the sd of its paired bootstrap distribution (pROC's bootstrap test): 2 P(Z > |d| / sd)"
-    sd = float(np.nanstd(dist, ddof=1))
-    if not sd > 0: return 1. if abs(d) < 1e-12 else 0.
-    return float(2 * norm.sf(abs(d) / sd))
+    "Two-sided p-value of difference `d` from its paired bootstrap distribution, the percentile interval inverted: twice the smaller share of resampled differences on either side of 0"
+    dist = np.asarray(dist, float)
+    dist = dist[~np.isnan(dist)]
+    if not len(dist) or np.ptp(dist) == 0: return 1. if abs(d) < 1e-12 else 0.
+    return float(min(1., 2 * min(np.mean(dist <= 0), np.mean(dist >= 0))))
 
 def compare(store:dict, a:str, b:str # two runs of the store
            )->dict|None:

@@ -100,6 +100,10 @@ def test_malformed_npz(env, capsys, change, match):
 def test_bad_settings(env, capsys, args, match):
     fails(capsys, env, *PNEU_ARGS[:-2], '--subset', '0', *args, match=match)
 
+def test_own_images_need_a_real_size(env, capsys):
+    "Own images may have any --size, but not one under 8 pixels (-5 was a traceback, 0 silently meant 64)"
+    for size in ('-5', '0', '7'): fails(capsys, env, '--images', 'data', '--size', size, '--epochs', '1', match=f'--size must be at least 8 pixels, got {size}')
+
 def test_cuda_requested_without_gpu(env, capsys):
     import torch
     if torch.cuda.is_available(): pytest.skip('this machine has a GPU')  # CI and developer machines have none
