@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['PRESETS', 'FULL_ON_CPU', 'DEMO', 'DEMO_SOURCE', 'EXAMPLES', 'choose_preset', 'check_writable', 'check_out',
-           'check_text', 'check_template', 'official', 'npz_flag', 'npz_data', 'demo_data', 'demo_models', 'follow',
-           'report', 'pathfast_report', 'parser', 'main']
+           'check_text', 'check_template', 'official_md5s', 'npz_flag', 'npz_data', 'demo_data', 'demo_models',
+           'follow', 'report', 'pathfast_report', 'parser', 'main']
 
 # %% ../nbs/06_cli.ipynb #4280e90b
 import functools, importlib.util, os, signal, sys, warnings
@@ -25,7 +25,8 @@ PRESETS = dict(full=dict(subset=None, budget_minutes=10.), cpu=dict(subset=2000,
 FULL_ON_CPU = 2.  # minutes a run of the full preset gets on a CPU
 
 def choose_preset(device:'torch.device', full:bool=False, epochs:int|None=None, subset:int|None=None,
-                  budget_minutes:float|None=None, steps:int|None=None)->dict:
+                  budget_minutes:float|None=None, steps:int|None=None, official:bool=True # False: the user's own data, its own test split
+                 )->dict:
     "The preset for `device` (unless `full`), with the other arguments overriding it: name, description, epochs, subset, budget_minutes"
     name = 'full' if full or device.type != 'cpu' else 'cpu'
     base = dict(PRESETS[name], **(dict(budget_minutes=FULL_ON_CPU) if name == 'full' and device.type == 'cpu' else {}), epochs=None, steps=Config.steps)
@@ -39,7 +40,7 @@ def choose_preset(device:'torch.device', full:bool=False, epochs:int|None=None, 
     data = f"a stratified subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images'
     if p['epochs']: length = f"{p['epochs']} epoch{'s' if p['epochs'] != 1 else ''} per run (--epochs)"
     else: length = f"a budget of {p['steps']:,} optimizer steps per run, capped at {p['budget_minutes']:g} minute{'s' if p['budget_minutes'] != 1 else ''} of training"
-    desc = f"{name} preset ({why}){', changed on the command line' if custom else ''}: {data}, the whole official test split, {length}"
+    desc = f"{name} preset ({why}){', changed on the command line' if custom else ''}: {data}, the whole {'official ' if official else ''}test split, {length}"
     return dict(name=name + ('+custom' if custom else ''), description=desc, **p)
 
 # %% ../nbs/06_cli.ipynb #12f5c545
@@ -91,7 +92,7 @@ def check_template(path:Path|str):
 
 # %% ../nbs/06_cli.ipynb #915c40b7
 @functools.cache
-def official()->dict:
+def official_md5s()->dict:
     "The MD5 of every official MedMNIST 2D file -> its flag"
     from pathfast.data import expected_md5, FLAGS_2D, SIZES
     return {expected_md5(f, s): f for f in FLAGS_2D for s in SIZES}
@@ -99,7 +100,7 @@ def official()->dict:
 def npz_flag(path:Path|str, md5:str)->str:
     "The flag of an `--npz` given without `--dataset`: the MedMNIST set it is an official copy of, else its own name"
     from pathfast.data import INFO
-    if md5 in official(): return official()[md5]
+    if md5 in official_md5s(): return official_md5s()[md5]
     stem = Path(path).stem
     return f'{stem}-custom' if stem.lower() in INFO else stem
 
@@ -199,7 +200,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
     if demo and models is None and arch is None: models = demo_models()
     dev = distrib.start(device)  # under a launcher: joins its processes (this one's GPU)
     if precision == 'fp16' and dev.type != 'cuda': raise PathfastError(f"--precision fp16 needs a CUDA GPU, not {dev}: use --precision bf16 or fp32")
-    preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps)
+    preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps, official=not (own or npz))
     if bs is not None: distrib.local_bs(bs)
     cfg = Config(dataset=dataset, size=size, models=_list(models, '--models') or ['cnn', arch or 'resnet18'], aug=_list(aug, '--aug'),
                  epochs=preset['epochs'], steps=preset['steps'], budget_minutes=preset['budget_minutes'], bs=bs,

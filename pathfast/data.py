@@ -6,8 +6,8 @@
 __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSES', 'CACHE_VERSION', 'CACHE_MIN_BYTES', 'AUG',
            'POLICIES', 'MODALITIES', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
            'get_npz', 'task_of', 'MedData', 'check_data', 'cache_root', 'check_fits', 'build_once', 'npz_cache',
-           'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset', 'read_rows', 'ShowLabel',
-           'gray_to_rgb', 'ArrayDS', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
+           'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset', 'read_rows',
+           'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, socket, zipfile
@@ -248,6 +248,11 @@ def npz_cache(path:Path, z, md5:str)->tuple:
         arrays[f'{s}_images'] = z[f'{s}_images'] if shape is None or not shape[0] else np.memmap(dest/f'x_{s}.u8', np.uint8, 'c', shape=tuple(shape))
     return arrays, {s: (str(dest/f'x_{s}.u8'), shape if len(shape) == 4 else [*shape, 1]) for s, shape in shapes.items() if shape and shape[0]}
 
+def npz_error(path, e:Exception)->PathfastError:
+    "The one line for a file `np.load` could not read as an npz; numpy's advice to load pickles unsafely is not passed on"
+    if 'allow_pickle' in str(e): return PathfastError(f"{path} is not a readable npz file (not a zip of arrays; pathfast never loads pickled data)")
+    return PathfastError(f"{path} is not a readable npz file ({type(e).__name__}: {e})")
+
 def load_npz(path:str|Path, # a file in MedMNIST's npz format
              classes:list|None=None, # class names; default from the largest label
              flag:str='custom', size:int|None=None,
@@ -272,8 +277,7 @@ def load_npz(path:str|Path, # a file in MedMNIST's npz format
             splits = {s: _check_split(z, s, len(classes), path, task == MULTI_LABEL) for s in SPLITS}
     except PathfastError: raise
     except FileNotFoundError: raise PathfastError(f"no such file: {path}") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-        raise PathfastError(f"{path} is not a readable npz file ({type(e).__name__}: {e})") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e: raise npz_error(path, e) from None
     sizes = {tuple(x.shape[1:3]) for x,y in splits.values()}
     if len(sizes) != 1: raise PathfastError(f"{path}: splits have different image sizes {sorted(sizes)}")
     (h, w), = sizes

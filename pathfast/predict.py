@@ -55,7 +55,9 @@ def _npz(p:Path, split:str, name:str)->list:
                 raise PathfastError(f"{p} has no {split!r} split: it has {', '.join(have) or 'no images'}")
             x = z[f'{split}_images']
     except FileNotFoundError: raise PathfastError(f"no such file: {p}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e: raise PathfastError(f"{p} is not a readable npz file ({type(e).__name__}: {e})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        from pathfast.data import npz_error
+        raise npz_error(p, e) from None
     if x.dtype != np.uint8 or x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3)):
         raise PathfastError(f"{p}: {split}_images must be uint8 of shape (N,H,W) or (N,H,W,3), got {x.dtype} {x.shape}")
     return [(f'{name}[{i}]', a) for i, a in enumerate(x)]
