@@ -273,7 +273,7 @@ def _errors(store:dict, name)->list:
     how = 'well' if cal['ece'] < .05 else 'moderately' if cal['ece'] < .1 else 'poorly'
     t = (f"Calibration: the {cal['what']} of {name(s['name'])} is {how} calibrated, with an expected calibration error of {cal['ece']:.3f} "
          f"(the mean gap between a bin's predicted probability and how often its event happened)")
-    t += (f"; on average its probabilities are {abs(bias):.1%} too {'high' if bias > 0 else 'low'}." if abs(bias) >= .005 else '.')
+    t += (f"; on average its probabilities are {100 * abs(bias):.1f} percentage points too {'high' if bias > 0 else 'low'}." if abs(bias) >= .005 else '.')
     ms, others = mistakes(run, task), [v for x, v in finished(store) if x is not s and v.get('test_probs') is not None]
     if ms and others and not multi_label(store):
         wrong = lambda v, i: int(np.argmax(v['test_probs'][i])) != v['test_labels'][i]

@@ -310,7 +310,6 @@ def _fig(id:str, title:str, caption:str, fig:Figure|None, note:str, group:str='r
 
 def figures(store:dict)->list:
     "The report's figures: dicts with `id`, `title`, `caption`, `src` (a data URI) or a `note` when there is none, and `group`"
-    official = (store['manifest']['dataset'].get('source') or {}).get('kind') not in ('folder', 'csv')  # own images: a split pathfast made
     ds, ok, m, multi = store['manifest']['dataset'], any(store['runs'].values()), store['manifest'], multi_label(store)
     miss = ' Runs not in the results store are marked "not run".' if not all(store['runs'].values()) else ''
     tested = ('; the dotted line marks the epoch whose weights were tested, the one with the {1} {0}'.format(*monitor(store))
@@ -333,7 +332,7 @@ def figures(store:dict)->list:
                     + ('; shaded: the epochs with the pretrained body frozen, where only the new head trains.' if _has_frozen(store) else '.')
                     + _seeds_note(store) + miss, draw(plot_curves, 'loss'), none))
     res.append(_fig('accuracy', 'Validation accuracy per epoch', 'Validation accuracy of each run per epoch' + tested + avg + faint + '; the star '
-                    f"is the accuracy on the {'official ' if official else ''}test split of the weights that were tested." + _seeds_note(store) + miss,
+                    'is the accuracy on the test split of the weights that were tested.' + _seeds_note(store) + miss,
                     draw(plot_curves, 'accuracy'), none))
     if multi: res.append(_fig('label-auc', 'AUC per label (test split)', f"Each label's test AUC for each finished run{first}: a multi-label "
                               'task has no confusion matrix across labels, each label being its own yes or no.', draw(plot_bars, 'auc'), none))

@@ -144,7 +144,7 @@ def boot_p(d:float, # the observed difference
     "Two-sided p-value of difference `d` from its paired bootstrap distribution, the percentile interval inverted: twice the smaller share of resampled differences on either side of 0, a Monte Carlo p (k + 1) / (B + 1), so never below 2 / (B + 1)"
     dist = np.asarray(dist, float)
     dist = dist[~np.isnan(dist)]
-    if not len(dist): return 1. if abs(d) < 1e-12 else 0.
+    if not len(dist): return float('nan')  # no resample defined the metric (an AUC with one class): no test, not p = 0
     return float(min(1., 2 * (min(np.sum(dist <= 0), np.sum(dist >= 0)) + 1) / (len(dist) + 1)))
 
 def compare(store:dict, a:str, b:str # two runs of the store

@@ -90,15 +90,6 @@ def test_every_option_the_report_names_exists(eight, tmp_path):
         named = set(re.findall(r'(?<![\w-])--[a-z][a-z0-9-]*', text(re.sub(r'<(style|script)\b.*?</\1>', '', p.read_text(), flags=re.S))))
         assert {'--patience', '--seeds', '--aug'} <= named and named <= known, (p.name, sorted(named - known))
 
-def test_own_images_have_no_official_split(tmp_path):
-    "A folder's or CSV's test split is one pathfast drew, not MedMNIST's official one: the accuracy figure's caption says so"
-    from pathfast.figures import figures
-    store = load_store(fake_store(tmp_path/'r', fake_specs('cnn', 'off')))
-    cap = lambda s: next(f['caption'] for f in figures(s) if f['id'] == 'accuracy')
-    assert 'the accuracy on the official test split' in cap(store)
-    store['manifest']['dataset']['source'] = dict(kind='folder')
-    assert 'the accuracy on the test split' in cap(store) and 'official' not in cap(store)
-
 def test_no_pretrained_store_never_says_fine_tuned(tmp_path):
     store = fake_store(tmp_path/'results', fake_specs('cnn,resnet18:scratch'))
     html = render_report(store, tmp_path/'scratch.html').read_text()
@@ -212,6 +203,9 @@ def test_three_seeds_mean_sd_and_ensemble(three):
     m = {n: np.mean([x['metrics']['accuracy'] for x in reps]) for n, reps in three['seeds'].items()}
     assert f"cnn-aug reached {100 * m['cnn-aug']:.1f}% [" in disc and f"cnn-noaug {100 * m['cnn-noaug']:.1f}% [" in disc
     assert '(means over 3 seeds)' in disc and 'McNemar per seed pair' in disc and 'training time varied by up to' in disc
+    diag = re.search(r'<table class="diagnoses">.*?</table>', html, re.S)[0]  # its accuracies are means: the caption says so
+    assert '(first seed; the validation and test accuracies are means over its seeds)' in diag
+    assert f"against {100 * m['cnn-aug']:.1f}%: " in text(diag)
 
 def test_one_seed_has_no_spread_or_ensemble(eight):
     assert '<tr class="ensemble">' not in eight['html'] and '<span class="ci">±' not in eight['html']
