@@ -7,7 +7,7 @@ __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSE
            'POLICIES', 'MODALITIES', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
            'get_npz', 'task_of', 'MedData', 'check_data', 'cache_root', 'check_fits', 'build_once', 'npz_cache',
            'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset', 'read_rows',
-           'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
+           'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'LeanPipeline', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, socket, zipfile
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import (TfmdDL, DataLoaders, DisplayedTransform, TensorImage, TensorCategory, Category, CategoryMap,
                                IntToFloatTensor, Normalize, aug_transforms, imagenet_stats, CrossEntropyLossFlat,
-                               TensorMultiCategory, MultiCategory, BCEWithLogitsLossFlat, to_detach)
+                               TensorMultiCategory, MultiCategory, BCEWithLogitsLossFlat, to_detach, Pipeline)
 from .core import PathfastError, file_md5, get_device, _no_makedirs
 with _no_makedirs(os.path.join(os.path.expanduser('~'), '.medmnist')): import medmnist  # without creating ~/.medmnist (see core)
 from medmnist import INFO
@@ -394,9 +394,17 @@ class ArrayDS:
         try: yield self
         finally: self.split_idx = old
 
+class LeanPipeline(Pipeline):
+    "fastai's `Pipeline`, run with PyTorch's dispatch to tensor subclasses off: the same results and types, without `TensorBase.__torch_function__` on every operation"
+    def __call__(self, o):
+        with torch._C.DisableTorchFunctionSubclass(): return super().__call__(o)
+
 class ArrayDL(TfmdDL):
-    "A fastai `TfmdDL` whose batches are slices of an `ArrayDS`: no per-item Python, no collation, no workers"
+    "A fastai `TfmdDL` whose batches are slices of an `ArrayDS`: no per-item Python, no collation, no workers; batch transforms in a `LeanPipeline`"
     seed, epoch = None, 0  # with a `seed`, the e-th shuffled pass is the permutation drawn from (seed, e): the same in every process
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)  # (`new`, which `Learner.tta` uses, comes through here too)
+        self.after_batch = LeanPipeline(self.after_batch.fs, split_idx=self.after_batch.split_idx)
     def get_idxs(self):
         if not self.shuffle or self.seed is None: return super().get_idxs()
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)

@@ -145,7 +145,11 @@ def _tv_download(key:str):
     path = cached_weights(key)
     if path.exists(): return
     new = next((p for p in reversed([path.parent, *path.parent.parents]) if not p.exists()), None)
-    try: torch.hub.load_state_dict_from_url(weights_url(key), progress=True)
+    try:  # torch hub's own download (a progress bar on stderr, the file name's hash prefix checked), without the line
+        # `load_state_dict_from_url` prints on stdout before it knows whether the network answers
+        path.parent.mkdir(parents=True, exist_ok=True)
+        m = torch.hub.HASH_REGEX.search(path.name)
+        torch.hub.download_url_to_file(weights_url(key), str(path), m.group(1) if m else None, progress=True)
     except Exception:
         if new and not any(f.is_file() for f in new.rglob('*')): shutil.rmtree(new)  # no empty cache dirs left behind
         raise PathfastError(f"no pretrained {key} weights: could not download {weights_url(key)} (no network?); place that file "

@@ -130,17 +130,23 @@ def predict(pred:'Predictor', # the model (`load_run`)
             items:list, # (name, image) pairs (`image_items`)
             size:int, channels:int, # the run's data size and channels
             bs:int=64, # images per batch
-            bar:bool=False # show a progress bar (on stderr)
+            bar:bool=False, # show a progress bar (on stderr)
+            skipped:list|None=None # a list: an image that cannot be read is left out, its index and error appended here (None: stop)
            )->np.ndarray:
-    "Probabilities (N, classes) of the images of `items`, `bs` at a time"
+    "Probabilities (N, classes) of the images of `items` (those that could be read), `bs` at a time"
     import torch
     from fastprogress.fastprogress import progress_bar
     starts, out = range(0, len(items), bs), []
     with torch.no_grad(), redirect_stdout(sys.stderr):  # fastprogress draws on stdout, which carries the predictions
         for i in (progress_bar(starts) if bar else starts):
-            x = torch.from_numpy(np.stack([load_image(s, size, channels) for _, s in items[i:i + bs]])).to(pred.mean.device)
-            out.append(pred(x).cpu())
-    return torch.cat(out).numpy()
+            xs = []
+            for j, (_, s) in enumerate(items[i:i + bs], i):
+                try: xs.append(load_image(s, size, channels))
+                except PathfastError as e:
+                    if skipped is None: raise
+                    skipped.append((j, str(e)))
+            if xs: out.append(pred(torch.from_numpy(np.stack(xs)).to(pred.mean.device)).cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 def decode(probs:np.ndarray, # (N, classes) probabilities
            classes:list, # class (or label) names
@@ -198,6 +204,7 @@ def predict_images(src, # a results store, a run's JSON or its weights file
     from pathfast.export import Predictor
     if not images and onnx is None: raise PathfastError("name the images to predict (files, folders or FILE.npz:SPLIT), or give --onnx FILE")
     if bs < 1: raise PathfastError(f"--bs must be at least 1, got {bs}")
+    if out is not None and Path(out).is_dir(): raise PathfastError(f"--out {out} is a directory: name the CSV file to write, e.g. {Path(out)/'predictions.csv'}")
     items = image_items(images)
     device = get_device(device)
     pred, r = load_run(src, run, device, precision)
@@ -213,7 +220,13 @@ def predict_images(src, # a results store, a run's JSON or its weights file
         d = export_onnx(cpu, onnx, x)
         note(f"ONNX model: {onnx} ({Path(onnx).stat().st_size:,} bytes; probabilities within {d:.1e} of PyTorch's on {len(x)} images)")
     if not items: return np.zeros((0, info['n_out']), np.float32)
-    probs = predict(pred, items, info['size'], info['channels'], bs, bar=sys.stderr.isatty() and len(items) > 4 * bs)
+    skipped = []  # as training does, an unreadable file among many is left out and named, not the end of the whole job
+    probs = predict(pred, items, info['size'], info['channels'], bs, bar=sys.stderr.isatty() and len(items) > 4 * bs, skipped=skipped)
+    if skipped:
+        if len(skipped) == len(items): raise PathfastError(skipped[0][1] + (f" (and none of the other {len(items) - 1:,} images could be read)" if len(items) > 1 else ''))
+        bad = {j for j, _ in skipped}
+        items = [it for k, it in enumerate(items) if k not in bad]
+        note(f"skipped {len(skipped):,} image{'s' if len(skipped) != 1 else ''} that could not be read: {skipped[0][1]}" + (f"; and {len(skipped) - 1:,} more" if len(skipped) > 1 else ''))
     if out is not None: note(f"predictions: {write_csv(out, items, probs, info['classes'], multi)}")
     else:
         for (n, _), (c, p) in zip(items, decode(probs, info['classes'], multi)): echo(f'{n}\t{c}\t{p}')

@@ -157,6 +157,12 @@ def read_csv(path:str|Path, # a CSV with an image path column and a label column
     if not sep and (bad := [i for i, l in enumerate(labels) if not l]):
         raise PathfastError(f"{path}: {len(bad)} row{'s' if len(bad) > 1 else ''} without a label in column {lc!r} (first: row {bad[0] + 2})")
     classes = sorted({t for l in labels for t in l})
+    folded = {}
+    for c in classes: folded.setdefault(c.casefold(), []).append(c)
+    if (twins := next((v for v in folded.values() if len(v) > 1), None)):  # 'Normal' and 'normal': almost surely one class typed two ways
+        n = {c: sum(c in l for l in labels) for c in twins}
+        both = ' and '.join(f"{c!r} ({n[c]} row{'s' if n[c] != 1 else ''})" for c in twins)
+        raise PathfastError(f"{path}: labels {both} differ only in case: write them one way in column {lc!r} if they are one class, or name them apart if not")
     splits = [None] * len(rows)
     if sc:
         splits = [_split_of(r[sc] or '') for r in rows]

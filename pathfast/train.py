@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_convs', 'SmallConvs', 'cpu_has_bf16',
-           'pick_precision', 'Autocast', 'speed_cbs', 'History', 'pick_bs', 'epoch_seconds', 'plan_epochs',
-           'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit', 'ema_memory', 'ema_options', 'EMAWeights',
-           'fit_scratch', 'fit_finetune', 'ResizeBatch', 'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size',
-           'RunResult', 'make_learner', 'run_options', 'describe', 'train_run']
+           'pick_precision', 'Autocast', 'PlainTensors', 'speed_cbs', 'History', 'pick_bs', 'epoch_seconds',
+           'plan_epochs', 'probe_epoch_seconds', 'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit', 'ema_memory',
+           'ema_options', 'EMAWeights', 'fit_scratch', 'fit_finetune', 'ResizeBatch', 'test_metrics', 'evaluate',
+           'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options', 'describe', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import copy, ctypes, functools, math, platform, tempfile, time
@@ -118,9 +118,16 @@ class Autocast(Callback):
     def after_loss(self): self.ctx.__exit__(None, None, None)
     def after_cancel_batch(self): self.after_loss()
 
+class PlainTensors(Callback):
+    "The batch as plain `torch.Tensor`s for the model, loss and metrics: the same kernels, without fastai's `TensorBase.__torch_function__` on each operation"
+    order = -10  # first: every later callback and the model see plain tensors
+    def before_batch(self):
+        plain = lambda b: tuple(t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) else t for t in b)
+        self.learn.xb, self.learn.yb = plain(self.xb), plain(self.yb)
+
 def speed_cbs(device:torch.device, precision:str, channels_last:bool=True)->list:
-    "The callbacks that set memory format and precision, and on a CPU the allocator and the tiny-map convolutions"
-    cbs = [ChannelsLast()] if channels_last else []
+    "The callbacks that hand the model plain tensors and set memory format and precision, and on a CPU the allocator and the tiny-map convolutions"
+    cbs = [PlainTensors(), *([ChannelsLast()] if channels_last else [])]
     if device.type == 'cpu': cbs += [TuneMalloc(), SmallConvs()]
     if precision == 'bf16': cbs.append(Autocast(torch.bfloat16))
     elif precision == 'fp16':
@@ -188,19 +195,29 @@ def epoch_seconds(learn:Learner, warm:int=3, n:int=4, secs:float=1.)->float:
 
 def plan_epochs(steps_per_epoch:int, # optimizer steps in one epoch
                 cfg:Config, # its `epochs`, `steps` and `budget_minutes`
-                epoch_secs:float|None=None # `epoch_seconds` of the learner, when `cfg.budget_minutes` caps time
+                epoch_secs:float|None=None, # `epoch_seconds` of the learner, when `cfg.budget_minutes` caps time
+                tries:list|None=None # every timing `probe_epoch_seconds` took (`epoch_secs` is the fastest)
                )->dict:
     "How many epochs a run trains and why, from the budget in `cfg`"
     res = dict(steps=cfg.steps, minutes=cfg.budget_minutes, steps_per_epoch=steps_per_epoch,
-               epoch_seconds=None if epoch_secs is None else round(epoch_secs, 3))
+               epoch_seconds=None if epoch_secs is None else round(epoch_secs, 3), **({'probe_tries': [round(t, 3) for t in tries]} if tries else {}))
     if cfg.epochs: return dict(res, steps=None, minutes=None, epochs=cfg.epochs, why=f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, fixed with --epochs")
     by_steps = math.ceil(cfg.steps / steps_per_epoch)
     why = f"{cfg.steps:,} optimizer steps at {steps_per_epoch} per epoch: {by_steps} epoch{'s' if by_steps != 1 else ''}"
     if cfg.budget_minutes and epoch_secs:
         by_time = max(1, int(cfg.budget_minutes * 60 // epoch_secs))
-        if by_time < by_steps: return dict(res, epochs=by_time, why=f"{why}, cut to {by_time} by the {cfg.budget_minutes:g}-minute budget (about {epoch_secs:.1f} s per epoch, timed before training)")
+        timed = 'timed before training' + (f", the fastest of {len(tries)} timings" if tries and len(tries) > 1 else '')
+        if by_time < by_steps: return dict(res, epochs=by_time, why=f"{why}, cut to {by_time} by the {cfg.budget_minutes:g}-minute budget (about {epoch_secs:.1f} s per epoch, {timed})")
         why += f", within the {cfg.budget_minutes:g}-minute budget (about {epoch_secs:.1f} s per epoch)"
     return dict(res, epochs=by_steps, why=why)
+
+def probe_epoch_seconds(learn:Learner, steps_per_epoch:int, cfg:Config, timer=None, tries:int=3, agree:float=0.15)->tuple:
+    "`epoch_seconds` of `learn`, timed again while the estimate would cut `cfg`'s budget and the last two timings differ by more than `agree` (at most `tries` in all): the fastest and every timing"
+    timer = timer or epoch_seconds
+    ts = [timer(learn)]
+    def cuts(): return plan_epochs(steps_per_epoch, cfg, min(ts))['epochs'] < plan_epochs(steps_per_epoch, cfg)['epochs']
+    while len(ts) < tries and cuts() and (len(ts) == 1 or abs(ts[-1] - ts[-2]) > agree * min(ts[-2:])): ts.append(timer(learn))
+    return min(ts), ts
 
 # %% ../nbs/03_train.ipynb #5aad7d80
 def _net(model:nn.Module)->nn.Module:
@@ -268,16 +285,24 @@ def ema_options(steps:int, fraction:float)->dict|None:
 
 class EMAWeights(Callback):
     "An exponential moving average of the weights (timm's `ModelEmaV3`, buffers included) with a memory of `memory` steps, updated after every optimizer step; each epoch is validated with it, training goes on from the raw weights"
-    def __init__(self, memory:float): self.decay, self.ema, self.raw = 1 - 1 / memory, None, None
+    def __init__(self, memory:float): self.decay, self.ema, self.raw, self.pairs = 1 - 1 / memory, None, None, None
     def before_fit(self):
         if self.ema is None: self.ema = ModelEmaV3(_net(self.model), decay=self.decay)
-    def after_step(self): self.ema.update(_net(self.model))
+    def _pairs(self):
+        "The average's and the model's tensors as timm's update pairs them (state dicts in order): floating point ones, the others"
+        both = list(zip(self.ema.module.state_dict().values(), _net(self.model).state_dict().values()))
+        return [[p[i] for p in both if p[0].is_floating_point() == fl] for fl in (True, False) for i in (0, 1)]
+    def after_step(self):  # timm's `ModelEmaV3.update` (a lerp of the floating point tensors, a copy of the others) on lists made once an epoch, not two state dicts a step
+        ef, mf, ei, mi = self.pairs
+        torch._foreach_lerp_(ef, mf, weight=1. - self.decay)
+        if ei: torch._foreach_copy_(ei, mi)
     def before_validate(self):
         net = _net(self.model)
         self.raw = {k: v.detach().clone() for k, v in net.state_dict().items()}
         net.load_state_dict(self.ema.module.state_dict())
     def before_train(self):
         if self.raw is not None: _net(self.model).load_state_dict(self.raw); self.raw = None
+        self.pairs = self._pairs()  # the tensors as they are now: a fit's callbacks may have replaced them (channels-last)
 
 # %% ../nbs/03_train.ipynb #ad364b7b
 def _sync(device):
@@ -503,13 +528,13 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
             learn.path = Path(tmp)
             with distrib.alone(): suggestion = float(learn.lr_find(show_plot=False).valley)  # each process on its own share
             suggestion = lr = distrib.bcast(suggestion)  # the main process's
-    secs = None
+    secs = tries = None
     if cfg.epochs is None and cfg.budget_minutes:
         if spec.pretrained: learn.unfreeze()  # time the steps most epochs take: a frozen body's are about a third cheaper (`fit_finetune` freezes it again)
-        with learn.removed_cbs(hist), distrib.alone(): secs = epoch_seconds(learn)  # each process on its own share
-        secs = distrib.bcast(secs)
+        with learn.removed_cbs(hist), distrib.alone(): secs, tries = probe_epoch_seconds(learn, len(dls.train), cfg)  # each process on its own share
+        secs, tries = distrib.bcast((secs, tries))
     if w > 1: torch.manual_seed(seed + distrib.rank())  # each process its own augmentation and dropout draws
-    plan = dict(plan_epochs(len(dls.train), cfg, secs), bs=bs, bs_why=bs_why, processes=w, bs_per_process=bs // w)
+    plan = dict(plan_epochs(len(dls.train), cfg, secs, tries), bs=bs, bs_why=bs_why, processes=w, bs_per_process=bs // w)
     best, stops = BestCheckpoint(cfg.monitor), [TimeLimit(cfg.budget_minutes * 60 * 1.2)] if cfg.budget_minutes and not cfg.epochs else []
     early = [EarlyStop(monitor=cfg.monitor, patience=cfg.patience)] if cfg.patience else []
     steps, frac = plan['epochs'] * len(dls.train), 0. if spec.pretrained or _depthwise(learn.model) else cfg.ema  # see "An average of the weights"

@@ -116,6 +116,9 @@ def test_unwritable_outputs(env, capsys):
 
 def test_missing_pretrained_weights(env, capsys):
     args = [a for a in PNEU_ARGS if a != '--no-pretrained']
+    with pytest.raises(SystemExit): main([*map(str, args)])
+    out = capsys.readouterr().out
+    assert 'Downloading' not in out, out  # torch hub's 'Downloading: URL to PATH' line is not printed before the error
     line = fails(capsys, env, *args, match='no pretrained resnet18 weights')
     assert 'resnet18-f37072fd.pth' in line and '--weights FILE' in line and '--no-pretrained' in line
     (env/'w.pth').write_bytes(b'not a state dict')
@@ -168,7 +171,7 @@ def test_swapped_npz_refused_on_resume(env, capsys):
     main([*map(str, args)])
     capsys.readouterr()
     write_synthetic(npz, n=(200, 40, 40), size=28, n_classes=3, seed=1)  # same name, shape and size; other images
-    fails(capsys, env, *args, match='holds results of a different experiment (differs in md5)')
+    fails(capsys, env, *args, match='holds results of a different experiment (differs in the data file (its MD5)')
 
 # issue 16 §3: everything the command line can check is checked before the first epoch, with nothing written
 TRAIN = [*PNEU_ARGS, '--results-dir', 'store', '--out', 'out/r.html']  # an experiment that would train, were its input right
