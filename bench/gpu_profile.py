@@ -1,7 +1,9 @@
 """Where a pathfast epoch's time goes on a GPU: each run of `train_run` (the real callbacks: weight average, best
 checkpoint, history, time limit, progress) with a fixed number of epochs, its wall time split into the training steps,
 the validation and what comes between (per-epoch callbacks), each phase timed with a device synchronisation at its
-edges; then the Python functions that took the most time in one run (cProfile). Prints; writes nothing.
+edges; then the Python functions that took the most time in one run (cProfile). Each run also prints a fingerprint of
+its history and test probabilities: under two versions of pathfast (`PYTHONPATH`), equal fingerprints mean the two
+trained exactly alike. Prints; writes nothing.
 
     DATA_DIR=../shared/data python bench/gpu_profile.py               # real PneumoniaMNIST 28 px (36 steps per epoch)
     PYTHONPATH=OLD_CHECKOUT python bench/gpu_profile.py               # the same with another version of pathfast, to compare
@@ -11,7 +13,7 @@ edges; then the Python functions that took the most time in one run (cProfile). 
 Environment: DEV (cuda), EPOCHS (4), MODELS (cnn), AUG (off,on), PROFILE (1: cProfile the last run), SYNTH (0: real data),
 SYNCS (1: on a GPU, count the operations that make the CPU wait for the GPU, by where they are called, in the first run).
 """
-import cProfile, collections, io, os, pstats, tempfile, time, traceback, warnings
+import cProfile, collections, hashlib, io, json, os, pstats, tempfile, time, traceback, warnings
 from pathlib import Path
 import torch
 from fastai.callback.core import Callback
@@ -57,15 +59,11 @@ def sync_sites(run):
         if 'synchroniz' not in str(message): return
         fr = [f for f in traceback.extract_stack()[:-1] if any(k in f.filename for k in ('pathfast', 'fastai', 'fastprogress', 'timm'))]
         sites[' <- '.join(f"{Path(f.filename).parent.name}/{Path(f.filename).name}:{f.lineno} {f.name}" for f in fr[::-1][:3])] += 1
-    old = warnings.showwarning
-    warnings.showwarning = show
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('always'); warnings.showwarning = show
-            torch.cuda.set_sync_debug_mode('warn')
-            try: res = run()
-            finally: torch.cuda.set_sync_debug_mode(0)
-    finally: warnings.showwarning = old
+    with warnings.catch_warnings():  # (puts the filters and showwarning back)
+        warnings.simplefilter('always'); warnings.showwarning = show
+        torch.cuda.set_sync_debug_mode('warn')
+        try: res = run()
+        finally: torch.cuda.set_sync_debug_mode(0)
     return res, sites
 
 for m in models:
@@ -79,9 +77,10 @@ for m in models:
         if prof: prof.disable()
         n, steps = ph.epochs - 1, r.budget['steps_per_epoch']
         tot = sum(ph.t.values())
+        fp = hashlib.sha256(json.dumps([r.history, r.test_probs]).encode()).hexdigest()[:16]
         print(f"\n{r.run}: {wall:.1f} s for train_run (train_seconds {r.train_seconds:.1f}, {r.epochs} epochs); per epoch after the first: "
               f"{tot / n:.3f} s = training {ph.t['train'] / n:.3f} s ({ph.t['train'] / n / steps * 1000:.2f} ms per step, {steps} steps) + "
-              f"validation {ph.t['valid'] / n:.3f} s + other {ph.t['other'] / n:.3f} s", flush=True)
+              f"validation {ph.t['valid'] / n:.3f} s + other {ph.t['other'] / n:.3f} s; fingerprint {fp}", flush=True)
         if sites is not None:  # (this run's timings include the debug mode's own cost)
             print(f"synchronising operations in {r.run}'s train_run (fit and test), by call site:", flush=True)
             for k, v in sites.most_common(25): print(f"  {v:6d}  {k}")

@@ -126,11 +126,10 @@ class Store:
                 raise PathfastError(f"{self.path} holds a results store this pathfast cannot read (version "
                                     f"{old.get('pathfast_store') if isinstance(old, dict) else '?'}, expected {STORE_VERSION}): "
                                     f"use --force to start over or another --results-dir")
-            try: a = _identity(old)
+            try: diff = differences(old, man)  # a setting only one side has differs too
             except (KeyError, TypeError, AttributeError):
                 raise PathfastError(f"{mpath} is not a complete pathfast manifest (its dataset or config is missing or malformed): "
                                     f"use --force to start over or another --results-dir") from None
-            diff = differences(old, man)  # a setting only one side has differs too
             if diff: raise PathfastError(f"{self.path} holds results of a different experiment (differs in {'; '.join(diff)}): "
                                          f"use --force to start over or another --results-dir")
             for r in man['runs']:
@@ -253,11 +252,13 @@ def summary_line(r:RunResult, width:int=13, name:str|None=None)->str:
     "One line per finished run (`name`: how to call it, default its run name)"
     m, best = r.metrics, f", best {r.best_epoch}" if r.best_epoch else ''
     stop = {'early': ', stopped early', 'time': ', stopped by the time budget'}.get(r.stopped, '')
-    b = r.budget or {}
-    if b.get('steps') and b.get('epoch_seconds') and b['epochs'] < math.ceil(b['steps'] / b['steps_per_epoch']):  # the plan's cut: a slow timing shows beside the real epochs
-        stop += f", cut from {math.ceil(b['steps'] / b['steps_per_epoch'])} epochs by the time budget (timed {b['epoch_seconds']:.1f}s/epoch)"
+    b, eps = r.budget or {}, f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}"
+    full = math.ceil(b['steps'] / b['steps_per_epoch']) if b.get('steps') and b.get('epoch_seconds') else None  # the step budget's epochs
+    if full and b['epochs'] < full:  # the time budget cut the plan; a timing far from the real epochs (a busy machine) is shown
+        eps = f"{r.epochs} of {full} epochs under the time budget"
+        if b['epoch_seconds'] > 1.5 * r.seconds_per_epoch: stop += f"; planned from a timing of {b['epoch_seconds']:.1f}s/epoch"
     return (f"{name or r.run:<{width}} test acc {m['accuracy']:.3f}  AUC {m['auc']:.3f}  F1 {m['f1']:.3f}  "
-            f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {r.epochs} epoch{'s' if r.epochs != 1 else ''}{best}{stop})")
+            f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {eps}{best}{stop})")
 
 def check_runs(cfg:Config, weights:bool=True)->list:
     "The grid's specs, after checking every model name and (if `weights`) the starting weights of every pretrained one"

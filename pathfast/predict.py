@@ -14,7 +14,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  #
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from fastcore.script import call_parse, Param
-from .core import PathfastError, get_device, atomic_write, script_parser, run_script
+from .core import PathfastError, check_out, get_device, atomic_write, script_parser, run_script
 # torch and the pathfast modules built on it are imported by the functions below when they run: the parser needs none of
 # them, so `pathfast-predict --help` and a mistyped option answer at once (as `cli`'s)
 
@@ -204,7 +204,7 @@ def predict_images(src, # a results store, a run's JSON or its weights file
     from pathfast.export import Predictor
     if not images and onnx is None: raise PathfastError("name the images to predict (files, folders or FILE.npz:SPLIT), or give --onnx FILE")
     if bs < 1: raise PathfastError(f"--bs must be at least 1, got {bs}")
-    if out is not None and Path(out).is_dir(): raise PathfastError(f"--out {out} is a directory: name the CSV file to write, e.g. {Path(out)/'predictions.csv'}")
+    if out is not None: check_out(out, 'the CSV file', 'predictions.csv')
     items = image_items(images)
     device = get_device(device)
     pred, r = load_run(src, run, device, precision)

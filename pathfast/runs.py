@@ -128,9 +128,10 @@ def fmt_ci(ci:tuple|None, fmt=fmt_num)->str:
     return '–' if ci is None or any(x is None or math.isnan(x) for x in ci) else f'[{fmt(ci[0])}, {fmt(ci[1])}]'
 
 def fmt_p(p:float|None)->str:
-    "'p = 0.71', 'p = 0.049', 'p = 0.0032', 'p < 0.001': two significant digits under 0.1, so a p just under 0.05 never reads 0.05"
+    "'p = 0.71', 'p = 0.049', 'p = 0.0032', 'p < 0.001': two significant digits under 0.1, and a p under 0.05 never reads 0.05"
     if p is None or math.isnan(p): return 'p not computed'
     if p < .001: return 'p < 0.001'
+    if .0495 <= p < .05: return 'p = 0.049'  # rounded, it would read as the threshold it is under
     return f'p = {p:.2g}' if p < .1 else f'p = {p:.2f}'
 
 def fmt_secs(s:float|None)->str:

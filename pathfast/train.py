@@ -214,8 +214,8 @@ def plan_epochs(steps_per_epoch:int, # optimizer steps in one epoch
 def probe_epoch_seconds(learn:Learner, steps_per_epoch:int, cfg:Config, timer=None, tries:int=3, agree:float=0.15)->tuple:
     "`epoch_seconds` of `learn`, timed again while the estimate would cut `cfg`'s budget and the last two timings differ by more than `agree` (at most `tries` in all): the fastest and every timing"
     timer = timer or epoch_seconds
-    ts = [timer(learn)]
-    def cuts(): return plan_epochs(steps_per_epoch, cfg, min(ts))['epochs'] < plan_epochs(steps_per_epoch, cfg)['epochs']
+    ts, full = [timer(learn)], plan_epochs(steps_per_epoch, cfg)['epochs']
+    def cuts(): return plan_epochs(steps_per_epoch, cfg, min(ts))['epochs'] < full
     while len(ts) < tries and cuts() and (len(ts) == 1 or abs(ts[-1] - ts[-2]) > agree * min(ts[-2:])): ts.append(timer(learn))
     return min(ts), ts
 
