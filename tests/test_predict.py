@@ -62,7 +62,7 @@ def test_default_run_is_the_best_by_validation(store, tmp_path):
     p = predict(store, PNEU, '--device', 'cpu', tmp=tmp_path)
     assert p.returncode == 0, p.stderr
     best = max(RUNS, key=lambda n: run_of(store, n)['valid_metrics']['accuracy'])
-    assert p.stderr.startswith(f'{best} (') and 'the best in the store' in p.stderr, p.stderr
+    assert p.stderr.startswith(f'{best} (') and "the store's best run, as in its report" in p.stderr, p.stderr
     lines = p.stdout.splitlines()
     assert len(lines) == 624
     classes = run_of(store, best)['model_file']['classes']
