@@ -198,6 +198,8 @@ BEFORE_TRAINING = {  # case -> (the arguments, given the working directory; what
                                     'uses acuracy, which the report does not define'),
     'out a directory': (lambda env: [*PNEU_ARGS, '--out', env/'data'], 'is a directory: name the HTML file'),
     'from-results out a directory': (lambda env: ['--from-results', fake_store(env/'fake'), '--out', env/'data'], 'is a directory'),
+    'from-results with training flags': (lambda env: ['--from-results', fake_store(env/'fake'), '--dataset', 'pneumoniamnist', '--seeds', '3'],
+                                         '--from-results renders a stored experiment and trains nothing: drop --dataset, --seeds'),
 }
 
 @pytest.mark.parametrize('case', BEFORE_TRAINING)
