@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSES', 'CACHE_VERSION', 'CACHE_MIN_BYTES', 'AUG',
            'POLICIES', 'MODALITIES', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
-           'get_npz', 'task_of', 'MedData', 'check_data', 'cache_root', 'check_fits', 'build_once', 'npz_cache',
-           'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset', 'read_rows',
-           'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'LeanPipeline', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
+           'get_npz', 'task_of', 'MedData', 'check_classes', 'check_data', 'cache_root', 'check_fits', 'build_once',
+           'npz_cache', 'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset',
+           'read_rows', 'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'LeanPipeline', 'ArrayDL', 'aug_policy', 'batch_tfms',
+           'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, socket, zipfile
@@ -164,10 +165,14 @@ def _index_classes(z, path)->list:
     if missing: raise PathfastError(f"{path}: labels must be 0..{k-1} with every class present, but no image has label {', '.join(map(str, missing[:5]))}{' ...' if len(missing) > 5 else ''}")
     return [str(i) for i in range(k)]
 
+def check_classes(classes:list, where)->None:
+    "Refuse fewer than two classes: `check_data` does, and a folder or CSV before anything is decoded"
+    if len(classes) < 2: raise PathfastError(f"{where} has a single class ({classes[0]!r}): a classifier needs at least two")
+
 def check_data(data:MedData)->MedData:
     "Refuse a data set no classifier can be trained and tested on: one class, an empty split, images below `MIN_SIZE`"
     where = data.path or data.flag
-    if len(data.classes) < 2: raise PathfastError(f"{where} has a single class ({data.classes[0]!r}): a classifier needs at least two")
+    check_classes(data.classes, where)
     for s, (x, y) in data.splits.items():
         if not len(y): raise PathfastError(f"{where}: the {s} split has no images")
     if data.size < MIN_SIZE: raise PathfastError(f"{where} holds {data.size}x{data.size} images: pathfast needs at least {MIN_SIZE}x{MIN_SIZE}")

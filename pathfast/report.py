@@ -359,8 +359,9 @@ def data_origin(ds:dict # the manifest's `dataset`
         split = {'folders': "the source's own train/valid/test folders"}.get(how, how if how.startswith('column') else f"a split pathfast made: {how}")
         if how.startswith('column'): split = f"the split given in the CSV's {how}"
         if how.startswith('folders + '): split = f"the source's own folders, with the splits it lacked made by pathfast: {how[len('folders + '):]}"
-        notes = [f"{src['converted']:,} grayscale images were converted to RGB to match the colour ones" if src.get('converted') else '',
-                 f"{src['skipped']:,} files that are not readable images were skipped" if src.get('skipped') else '']
+        nc, ns = src.get('converted') or 0, src.get('skipped') or 0
+        notes = [f"{nc:,} grayscale image{'s were' if nc > 1 else ' was'} converted to RGB to match the colour ones" if nc else '',
+                 f"{ns:,} file{'s that are not readable images were' if ns > 1 else ' that is not a readable image was'} skipped" if ns else '']
         return dict(medmnist=False, what=what, split=split, check=' '.join(n[0].upper() + n[1:] + '.' for n in notes if n) +
                     f" Each image was decoded once, resized to {ds['size']}x{ds['size']}, into pathfast's cache (content key {md5}).")
     if official: return dict(medmnist, what='', check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")

@@ -15,7 +15,7 @@ import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastprogress.fastprogress import progress_bar
 from .core import PathfastError, interactive
-from .data import INFO, MedData, SPLITS, CACHE_VERSION, task_of, check_data, check_fits, cache_root, build_once
+from .data import INFO, MedData, SPLITS, CACHE_VERSION, task_of, check_classes, check_data, check_fits, cache_root, build_once
 
 # %% ../nbs/01a_sources.ipynb #55dc2914
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -213,7 +213,9 @@ def _decode(job):
 def decode_images(items:list, # (path, label, split or None) per image
                   classes:list, size:int, # the label names; the side every image is resized to
                   dest:Path, # the cache folder to write `x_<split>.u8`, `y_<split>.npy` and `meta.json` into
-                  multi:bool=False, seed:int=0)->dict:
+                  multi:bool=False, seed:int=0,
+                  what:str='images' # what the progress bar (or log line) says it decodes
+                 )->dict:
     "Drop files that are not images, split the rest (`split_items`), decode each once, appended to a raw uint8 file per split in `dest`"
     t = time.perf_counter()
     c, converted, bad = _channels([p for p, y, s in items])
@@ -227,7 +229,7 @@ def decode_images(items:list, # (path, label, split or None) per image
     k, labels, order = dict.fromkeys(SPLITS, 0), {s: [] for s in SPLITS}, [(s, y, p) for s in SPLITS for p, y, _ in by[s]]
     with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
         decoded = ex.map(_decode, [(p, size, c) for s, y, p in order], chunksize=64)
-        for (s, y, p), a in zip(order, _bar(decoded, len(order), f"decoding {dest.name[:8]}")):
+        for (s, y, p), a in zip(order, _bar(decoded, len(order), f"decoding {what}")):
             if a is None: bad.append(p); continue
             outs[s].write(np.ascontiguousarray(a).tobytes()); k[s] += 1; labels[s].append(y)
     for s in SPLITS:
@@ -260,12 +262,14 @@ def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
                )->MedData:
     "Split, decode once (cached by content) and load a folder's or CSV's images as a `MedData`"
     multi, classes = src.get('multi', False), src['classes']
+    check_classes(classes, path)  # before a minute of decoding, not after
     key = content_key(src['items'], size, dict(kind=kind, classes=classes, multi=multi, seed=seed))
     dest = Path(cache_dir or cache_root())/key
-    hit = build_once(dest, lambda tmp: decode_images(src['items'], classes, size, tmp, multi, seed))
+    hit = build_once(dest, lambda tmp: decode_images(src['items'], classes, size, tmp, multi, seed, f"{name} at {size} px"))
     t = time.perf_counter()
     data, meta, maps = load_cached(dest)
-    if meta['skipped']: print(f"skipped {len(meta['skipped'])} file{'s' if len(meta['skipped']) > 1 else ''} that are not readable images (first: {meta['skipped'][0]})", file=sys.stderr)
+    if (n := len(meta['skipped'])):
+        print(f"skipped {n} file{'s that are not readable images' if n > 1 else ' that is not a readable image'} (first: {meta['skipped'][0]})", file=sys.stderr)
     source = dict(kind=kind, path=str(path), split=' + '.join(x for x in (src.get('split'), None if meta['split'] == 'given' else meta['split']) if x), seed=seed, channels=meta['channels'],
                   converted=meta['converted'], skipped=len(meta['skipped']), skipped_files=meta['skipped'][:5], other_files=src.get('other', 0),
                   columns=src.get('columns'), cache=dict(dir=str(dest), hit=hit, decode_seconds=meta['seconds'], load_seconds=round(time.perf_counter() - t, 3)))

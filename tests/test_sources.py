@@ -1,5 +1,5 @@
 "Your own images through the command line (issue 12): class folders, a multi-label CSV, ChestMNIST's format, and their mistakes."
-import csv, json, shutil
+import csv, json, re, shutil
 from pathlib import Path
 import numpy as np
 import pytest
@@ -27,15 +27,15 @@ def test_folder_round_trip(tmp_path):
     store, out = tmp_path/'store', tmp_path/'report.html'
     p = run_cli('--images', root, *QUICK, '--results-dir', store, '--out', out, tmp=tmp_path)
     assert p.returncode == 0, p.stderr
-    assert 'skipped 1 file that are not readable images' in p.stderr.replace('files', 'file')
-    assert 'decoding' in p.stdout                                  # the first run decodes
+    assert 'skipped 1 file that is not a readable image (first: ' in p.stderr
+    assert re.search(r'^decoding brain mri at \d+ px: 36 images$', p.stdout, re.M), p.stdout  # the first run decodes, and says what
     man = json.loads((store/'manifest.json').read_text())
     ds = man['dataset']
     assert (ds['classes'], ds['task'], ds['n_samples']) == (['glioma', 'meningioma', 'no tumor'], 'multi-class', {'train': 27, 'val': 3, 'test': 6})
     html = out.read_text()
     for c in ('glioma', 'meningioma', 'no tumor'): assert c in html
     assert '(train 27, val 3, test 6 images)' in html and 'brain mri' in html and 'MedMNIST flag' not in html
-    assert 'a split pathfast made: stratified by class, seed 42, 7:1:2' in html and 'files that are not readable images were skipped' in html
+    assert 'a split pathfast made: stratified by class, seed 42, 7:1:2' in html and '1 file that is not a readable image was skipped' in html
     q = run_cli('--images', root, *QUICK, '--results-dir', tmp_path/'store2', '--out', tmp_path/'r2.html', tmp=tmp_path)
     assert q.returncode == 0, q.stderr
     assert 'decoding' not in q.stdout                              # the second run maps the cache: nothing decoded
