@@ -171,6 +171,11 @@ def read_csv(path:str|Path, # a CSV with an image path column and a label column
     files = [root/r[pc].strip() for r in rows]
     if (missing := [p for p in files if not p.is_file()]):
         raise PathfastError(f"{path} names {len(missing)} file{'s' if len(missing) > 1 else ''} that do{'es' if len(missing) == 1 else ''} not exist (first: {missing[0]})")
+    if sep:  # one row's 'a;b' makes the whole set multi-label: say how many rows did
+        several = [i for i, l in enumerate(labels) if len(l) > 1]
+        print(f"{path}: read as multi-label: {len(several):,} of {len(rows):,} rows have several labels joined by {sep!r}"
+              + (f" (first: row {several[0] + 2}, {values[several[0]]!r})" if several else '')
+              + (": if that is a typo, fix it and the set is single-label" if len(several) * 100 < len(rows) else ''), file=sys.stderr)
     idx = {c: i for i, c in enumerate(classes)}
     ys = [tuple(idx[t] for t in l) for l in labels] if sep else [idx[l[0]] for l in labels]
     return dict(items=list(zip(files, ys, splits)), classes=classes, multi=bool(sep), columns=dict(path=pc, label=lc, split=sc, sep=sep),
