@@ -147,7 +147,7 @@ def predict(pred:'Predictor', # the model (`load_run`)
             bar:bool=False, # show a progress bar (on stderr)
             skipped:list|None=None # a list: an image that cannot be read is left out, its index and error appended here (None: stop)
            )->np.ndarray:
-    "Probabilities (N, classes) of the images of `items` (those that could be read), `bs` at a time"
+    "Probabilities (N, classes) of the images of `items` (those that could be read; none readable is an error), `bs` at a time"
     import torch
     from fastprogress.fastprogress import progress_bar
     starts, out = range(0, len(items), bs), []
@@ -160,6 +160,9 @@ def predict(pred:'Predictor', # the model (`load_run`)
                     if skipped is None: raise
                     skipped.append((j, str(e)))
             if xs: out.append(pred(torch.from_numpy(np.stack(xs)).to(pred.mean.device)).cpu())
+    if items and not out:  # every image skipped: no probabilities to return, not a (0, 0) array
+        n = len(items) - 1
+        raise PathfastError(skipped[0][1] + (f" (and none of the other {n:,} images could be read)" if n > 1 else ' (nor could the other image)' if n else ''))
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
 
 def decode(probs:np.ndarray, # (N, classes) probabilities
@@ -237,7 +240,6 @@ def predict_images(src, # a results store, a run's JSON or its weights file
     skipped = []  # as training does, an unreadable file among many is left out and named, not the end of the whole job
     probs = predict(pred, items, info['size'], info['channels'], bs, bar=sys.stderr.isatty() and len(items) > 4 * bs, skipped=skipped)
     if skipped:
-        if len(skipped) == len(items): raise PathfastError(skipped[0][1] + (f" (and none of the other {len(items) - 1:,} images could be read)" if len(items) > 1 else ''))
         bad = {j for j, _ in skipped}
         items = [it for k, it in enumerate(items) if k not in bad]
         note(f"skipped {len(skipped):,} image{'s' if len(skipped) != 1 else ''} that could not be read: {skipped[0][1]}" + (f"; and {len(skipped) - 1:,} more" if len(skipped) > 1 else ''))
