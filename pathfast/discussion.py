@@ -367,9 +367,10 @@ def next_steps(store:dict, diags:list, cs:list)->list:
     elif tr and ds['size'] < 64:
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
+        worse = any(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)
         out.append(dict(what=('A higher input size (the full PneumoniaMNIST: --dataset pneumoniamnist --size 64 or 128, instead of --demo)' if demo else
                               'A higher input size (--size 64 or 128)') + ('' if big > ds['size'] else ', or --resize for the backbones'),
-                        why=f"fine-tuning did not significantly beat training from scratch on {ds['size']} px images"
+                        why=f"fine-tuning {'was significantly less accurate than' if worse else 'did not significantly beat'} training from scratch on {ds['size']} px images"
                             + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))
     cuts = subset_cuts(store)
     if 'train' in cuts:
