@@ -216,10 +216,12 @@ def test_npz_without_dataset(tmp_path):
     assert (man['dataset']['flag'], man['dataset']['classes']) == ('cells', ['0', '1', '2'])
     html = (tmp_path/'reports'/'cells-28.html').read_text(encoding='utf-8')
     assert 'Google AutoML Vision' not in html and 'ResNet-18 (28)' not in html  # no published benchmark
+    assert 'the whole test split' in p.stdout and 'official' not in p.stdout.split('preset')[1]  # its own test split, not MedMNIST's
     shutil.copy(PNEU, tmp_path/'chest.npz')
     p = run_cli('--npz', tmp_path/'chest.npz', *TINY, tmp=tmp_path)
     assert p.returncode == 0, p.stderr
     assert 'is the official pneumoniamnist file' in p.stdout
+    assert 'the whole official test split' in p.stdout  # the official file given as --npz: MedMNIST's test split
     man = json.loads((tmp_path/'results'/'pneumoniamnist-28'/'manifest.json').read_text())
     assert (man['dataset']['flag'], man['dataset']['classes'], man['dataset']['size']) == ('pneumoniamnist', ['normal', 'pneumonia'], 28)
     assert 'Google AutoML Vision' in (tmp_path/'reports'/'pneumoniamnist-28.html').read_text(encoding='utf-8')
