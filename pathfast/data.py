@@ -167,7 +167,8 @@ def _index_classes(z, path)->list:
 
 def check_classes(classes:list, where)->None:
     "Refuse fewer than two classes: `check_data` does, and a folder or CSV before anything is decoded"
-    if len(classes) < 2: raise PathfastError(f"{where} has a single class ({classes[0]!r}): a classifier needs at least two")
+    if len(classes) < 2:
+        raise PathfastError(f"{where} has {f'a single class ({classes[0]!r})' if classes else 'no class labels'}: a classifier needs at least two")
 
 def check_data(data:MedData)->MedData:
     "Refuse a data set no classifier can be trained and tested on: one class, an empty split, images below `MIN_SIZE`"
