@@ -106,7 +106,7 @@ def diagnose(store:dict, spec:dict)->dict|None:
     nt = int(np.asarray(run['confusion_matrix']).sum())  # test images (single-label)
     if va is not None and nv and not multi_label(store):
         p = gap_p(store, r, nv, nt)
-        res.update(gap_p=p, valid=va, test=te, vt=f"{pct(va)} against {pct(te)}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
+        res.update(gap_p=p, gap_test='a z test of the mean gap over seeds' if len(store['repeats'][r]) > 1 else 'two-proportion test', valid=va, test=te, vt=f"{pct(va)} against {pct(te)}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
     else: res.update(gap_p=None, vt='–' if va is None else f"{pct(va)} against {pct(te)}")
     classes, cm = store['manifest']['dataset']['classes'], np.asarray(run['confusion_matrix'], float)
     if multi_label(store):
@@ -259,7 +259,7 @@ def _diagnoses(store:dict, diags:list)->list:
         s = (f"Validation and test accuracy differ significantly for {names(d['run'] + ' (' + d['vt'].split(':')[0] + ')' for d in sig)}: "
              f"there the validation split is a poor stand-in for the test split." if sig else
              f"For every run the validation accuracy at the tested epoch is within chance of its test accuracy ("
-             f"{'a z test of the mean gap over seeds' if max(map(len, store['repeats'].values())) > 1 else 'two-proportion test'}, "
+             f"{' or '.join(dict.fromkeys(d['gap_test'] for d in gaps))}, "
              f"p ≥ {min(d['gap_p'] for d in gaps):.2f}): the validation split was a fair guide.")
         if cfg.get('monitor') == 'accuracy': s += ' Part of any gap is selection: each tested epoch was the one with the highest validation accuracy.'
         out.append(s)

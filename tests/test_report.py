@@ -205,7 +205,7 @@ def test_three_seeds_mean_sd_and_ensemble(three):
     assert '(means over 3 seeds)' in disc and 'McNemar per seed pair' in disc and 'training time varied by up to' in disc
     diag = re.search(r'<table class="diagnoses">.*?</table>', html, re.S)[0]  # its accuracies are means: the caption says so
     assert '(first seed; the validation and test accuracies are means over its seeds)' in diag
-    assert 'with a z test of the mean gap over seeds (' in text(diag) and 'two-proportion' not in text(diag)  # a mean is not one proportion
+    assert 'with a two-proportion test, or for a run with several seeds a z test of the mean gap over them (' in text(diag)  # a mean is not one proportion
     assert f"against {100 * m['cnn-aug']:.1f}%: " in text(diag)
 
 def test_one_seed_has_no_spread_or_ensemble(eight):
