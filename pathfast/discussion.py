@@ -351,7 +351,8 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         out.append(dict(what='Train longer: ' + ('more epochs (--epochs)' if cfg.get('epochs') else 'a larger budget (--steps, --budget-minutes)'),
                         why=f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch."))
     if over := [d for d in ok if d['overfit']]:
-        noaug = [d['run'] for d in over if not next(s for s in store['specs'] if s['name'] == d['run'])['augment']]
+        lone = {g[False]['name'] for g in groups(store) if False in g and True not in g}  # no augmented twin in the grid: augmentation untried
+        noaug = [d['run'] for d in over if d['run'] in lone]
         out.append(dict(what='Regularise: ' + (f'augmentation for {names(noaug)} (--aug on), or early stopping (--patience 3)' if noaug else
                                                "early stopping (--patience 3); stronger augmentation or more weight decay are not pathfast "
                                                "options (it uses fastai's aug_transforms and a weight decay of 0.01)"),
@@ -404,6 +405,7 @@ def key_findings(store:dict, cs:list, diags:list, name)->list:
         ci = intervals(store, s['name'])
         out.append(f"The best run, chosen on the validation split, is {name(s['name'])}: {pct(mean_of(store, s['name']))} test accuracy "
                    f"{fmt_ci(ci.get('accuracy'), pct)} and AUC {fmt_num(mean_of(store, s['name'], 'auc'))} {fmt_ci(ci.get('auc'))}.")
+    n_cs = sum(1 for c in cs if c['res'])
     n_test = next((len(v['test_labels']) for _, v in finished(store) if v.get('test_labels') is not None), None)
     for kind, what in (('transfer', 'Fine-tuning against training from scratch'), ('architecture', 'A backbone against the PathCNN, both from scratch'),
                        ('augmentation', 'With against without augmentation')):
@@ -413,11 +415,11 @@ def key_findings(store:dict, cs:list, diags:list, name)->list:
         rest = [c for c in done if not c['res']['accuracy']['significant']]
         ps = [c['res']['accuracy']['p'] for c in rest]
         t = f"{what}: "
-        if sig:
+        if sig:  # each difference that does not survive Holm's correction says so beside its own p
             t += '; '.join(f"{name(c['a']['name'])} was significantly {'more' if c['res']['accuracy']['d'] > 0 else 'less'} accurate than "
-                           f"{name(c['b']['name'])}, by {abs(100 * c['res']['accuracy']['d']):.1f} points ({fmt_p(c['res']['accuracy']['p'])})" for c in sig)
-            if len(cs_done := [c for c in cs if c['res']]) > 1 and not any(c['res']['accuracy']['p_holm'] < ALPHA for c in sig):
-                t += f" (but not after Holm's correction for the {len(cs_done)} comparisons of this report)"
+                           f"{name(c['b']['name'])}, by {abs(100 * c['res']['accuracy']['d']):.1f} points ({fmt_p(c['res']['accuracy']['p'])}"
+                           + (f", but not after Holm's correction for the {n_cs} comparisons" if n_cs > 1 and c['res']['accuracy']['p_holm'] >= ALPHA else '') + ')'
+                           for c in sig)
         if ps: t += ('; ' + ' and '.join(f"{name(c['a']['name'])} against {name(c['b']['name'])}" for c in rest) + ': ' if sig else '') + (
             f"no significant difference in test accuracy ({fmt_p(ps[0])})" if len(ps) == 1 else
             f"no significant difference in test accuracy in any of {'them' if sig else f'the {len(ps)} comparisons'} (p from {min(ps):.2f} to {max(ps):.2f})")
