@@ -8,7 +8,7 @@ __all__ = ['STORE_VERSION', 'SETTING_NAMES', 'TRACKERS', 'describe_model', 'seed
            'batch_png', 'summary_line', 'check_runs', 'run_experiment']
 
 # %% ../nbs/04_experiment.ipynb #0d8befc1
-import importlib, io, math, shutil, time
+import importlib, io, shutil, time
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -253,7 +253,7 @@ def summary_line(r:RunResult, width:int=13, name:str|None=None)->str:
     m, best = r.metrics, f", best {r.best_epoch}" if r.best_epoch else ''
     stop = {'early': ', stopped early', 'time': ', stopped by the time budget'}.get(r.stopped, '')
     b, eps = r.budget or {}, f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}"
-    full = math.ceil(b['steps'] / b['steps_per_epoch']) if b.get('steps') and b.get('epoch_seconds') else None  # the step budget's epochs
+    full = b.get('step_epochs') if b.get('epoch_seconds') else None  # the step budget's epochs, when time could cut them
     if full and b['epochs'] < full:  # the time budget cut the plan; a timing far from the real epochs (a busy machine) is shown
         eps = f"{r.epochs} of {full} epochs under the time budget"
         if b['epoch_seconds'] > 1.5 * r.seconds_per_epoch: stop += f"; planned from a timing of {b['epoch_seconds']:.1f}s/epoch"

@@ -202,7 +202,7 @@ def plan_epochs(steps_per_epoch:int, # optimizer steps in one epoch
     res = dict(steps=cfg.steps, minutes=cfg.budget_minutes, steps_per_epoch=steps_per_epoch,
                epoch_seconds=None if epoch_secs is None else round(epoch_secs, 3), **({'probe_tries': [round(t, 3) for t in tries]} if tries else {}))
     if cfg.epochs: return dict(res, steps=None, minutes=None, epochs=cfg.epochs, why=f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}, fixed with --epochs")
-    by_steps = math.ceil(cfg.steps / steps_per_epoch)
+    by_steps = res['step_epochs'] = math.ceil(cfg.steps / steps_per_epoch)  # what the step budget alone gives (a cut run's line says "of N")
     why = f"{cfg.steps:,} optimizer steps at {steps_per_epoch} per epoch: {by_steps} epoch{'s' if by_steps != 1 else ''}"
     if cfg.budget_minutes and epoch_secs:
         by_time = max(1, int(cfg.budget_minutes * 60 // epoch_secs))
