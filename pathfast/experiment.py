@@ -90,7 +90,8 @@ SETTING_NAMES = dict(  # `_identity`'s keys as the user knows them: an option, o
     lr_cnn="the CNN's learning rate", lr_backbone="the backbones' learning rate", lr_mult="a fine-tune's learning-rate ratio",
     channels_last='the memory format', opt='the optimizer', wd='the weight decay')
 
-def _short(v)->str:
+def _brief(v)->str:
+    "A stored or new setting in at most 40 characters"
     r = 'not recorded' if v is None else repr(v)
     return r if len(r) <= 40 else r[:37] + '...'
 
@@ -102,7 +103,7 @@ def differences(old:dict, new:dict)->list:
     for k in {**a['config'], **b['config']}:  # (the size is in the data and the config: named once)
         x, y = a['config'].get(k), b['config'].get(k)
         if x != y: out.setdefault(SETTING_NAMES.get(k, '--' + k.replace('_', '-')), (x, y))
-    return [f"{n} (stored {_short(x)}, now {_short(y)})" for n, (x, y) in out.items()]
+    return [f"{n} (stored {_brief(x)}, now {_brief(y)})" for n, (x, y) in out.items()]
 
 def repeat_keys(man:dict)->list:
     "The seed argument of `Store.run_path` for every repeat: None for the first seed (`runs/<run>.json`), the seed for the others"
