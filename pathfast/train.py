@@ -5,9 +5,10 @@
 # %% auto #0
 __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_convs', 'SmallConvs', 'cpu_has_bf16',
            'pick_precision', 'Autocast', 'PlainTensors', 'speed_cbs', 'History', 'pick_bs', 'epoch_seconds',
-           'plan_epochs', 'probe_epoch_seconds', 'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit', 'ema_memory',
-           'ema_options', 'EMAWeights', 'fit_scratch', 'fit_finetune', 'ResizeBatch', 'test_metrics', 'evaluate',
-           'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options', 'describe', 'train_run']
+           'plan_epochs', 'probe_epoch_seconds', 'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit',
+           'replay_patience', 'ema_memory', 'ema_options', 'EMAWeights', 'fit_scratch', 'fit_finetune', 'ResizeBatch',
+           'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options',
+           'describe', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import copy, ctypes, functools, math, platform, tempfile, time
@@ -269,6 +270,21 @@ class TimeLimit(Callback):
         if self.start is None: self.start = time.perf_counter()
     def after_epoch(self):
         if distrib.bcast(time.perf_counter() - self.start > self.seconds): self.stopped = self.epoch + 1; raise CancelFitException
+
+# %% ../nbs/03_train.ipynb #8db2288e
+def replay_patience(history:list, # a run's epochs as `History` records them: `phase` and the `monitor` column
+                    patience:int, monitor:str='valid_loss'
+                   )->tuple|None:
+    "(the epoch `EarlyStop(monitor, patience)` would have ended a run trained without it, the epoch `BestCheckpoint` would then have tested); None if it would not have stopped"
+    vals = [h.get(monitor) for h in history]
+    if not vals or any(v is None for v in vals): return None
+    loss = 'loss' in monitor or 'error' in monitor  # fastai's TrackerCallback: a loss or error improves downwards, any other score upwards
+    best, wait = None, 0
+    for i, (h, v) in enumerate(zip(history, vals)):
+        if h.get('phase') == 'frozen': continue  # early stopping joins a fine-tune's unfrozen fit, and its best starts afresh there
+        best, wait = (v, 0) if best is None or (v < best if loss else v > best) else (best, wait + 1)
+        if wait >= patience: return i + 1, int((np.argmin if loss else np.argmax)(vals[:i + 1])) + 1
+    return None
 
 # %% ../nbs/03_train.ipynb #70fc0696
 def ema_memory(steps:int, # the run's optimizer steps
