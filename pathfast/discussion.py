@@ -324,14 +324,28 @@ def _cost(store:dict)->list:
     "Where the runs trained and what the timings can be trusted for: device, precision, threads, load if recorded, repeats"
     m, allr = store['manifest'], [r for reps in store['repeats'].values() for r in reps]
     hw, cfg, pre = m.get('hardware', {}), m.get('config', {}), m.get('preset', {})
-    where = (f"one GPU ({hw['gpu']})" if hw.get('gpu') else
-             f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)")
+    place = lambda hw: (f"one GPU ({hw['gpu']})" if hw.get('gpu') else
+                        f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)")
+    where, several = place(hw), len(m.get('seeds') or []) > 1
+    machine = lambda h: tuple(sorted((k, str(v)) for k, v in h.items() if k != 'load'))
+    ran = {}  # each machine a run recorded (`RunResult.hardware`): the runs and seeds that trained on it, and their precisions
+    for sp in store['specs']:
+        for x in (x for x in store['repeats'][sp['name']] if x and x.get('hardware')):
+            h = ran.setdefault(machine(x['hardware']), (x['hardware'], [], set()))
+            h[1].append(sp['name'] + (f" (seed {x['seed']})" if several else '')); h[2].add(x.get('precision') or 'unrecorded')
+    unknown = sum(not x.get('hardware') for x in allr)  # runs of an earlier pathfast
+    if len(ran) == 1 and not unknown and machine(h := next(iter(ran.values()))[0]) != machine(hw):
+        hw, where = h, place(h)  # every run trained elsewhere than the session that last wrote the manifest (and trained nothing)
     s = f"Settings: the {pre['description']}." if pre.get('description') else f"Settings: the {pre.get('name', 'unrecorded')} preset."
     if (cut := subset_cuts(store).get('train')):
         s += (f" Training used a stratified subset of {cut[0]:,} of the {cut[1]:,} training images ({100 * cut[0] / cut[1]:.0f}%), "
               f"and the test split was used in full, so these numbers understate what the same models reach on all the data.")
-    if allr:
-        several = len(m.get('seeds') or []) > 1
+    if len(ran) > 1:  # a store resumed on another machine
+        s += (f" The runs trained on {len(ran)} machines (the experiment was resumed on another one): "
+              + '; '.join(f"{place(h)}, in {', '.join(sorted(p))} precision, for {names(rs)}" for h, rs, p in ran.values())
+              + (f"; {unknown} {'run records' if unknown == 1 else 'runs record'} no machine (an earlier pathfast)" if unknown else '')
+              + ". Their times compare only within one machine. ")
+    elif allr:
         s += (f" Every run trained on {where}, in {cfg.get('precision', 'unrecorded')} precision"
               + (f", with a load average of {_load(hw['load'])} when the experiment started" if hw.get('load') is not None else '') + '. ')
         if several:

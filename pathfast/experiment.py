@@ -136,7 +136,9 @@ class Store:
             for r in man['runs']:
                 for sd in repeat_keys(man):
                     if self.has(r['name'], sd): self.load(r['name'], sd)  # a corrupt run file is reported now, not after hours of training
-            man = dict(man, created=old.get('created', man['created']))
+            machine = lambda h: {k: v for k, v in (h or {}).items() if k != 'load'}
+            man = dict(man, created=old.get('created', man['created']),  # the same machine: its record, load included, stays the start's
+                       **({'hardware': old['hardware']} if old.get('hardware') and machine(old['hardware']) == machine(man['hardware']) else {}))
         elif force and (self.path/'runs').exists(): shutil.rmtree(self.path/'runs')
         try: save_json(man, mpath)
         except OSError as e: raise PathfastError(f"cannot write to results directory {self.path}: {e.strerror}") from None

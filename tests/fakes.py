@@ -173,7 +173,11 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
                                   tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy), ema=ema_options(plan['epochs'] * plan['steps_per_epoch'], 0. if spec['pretrained'] or spec['model'].startswith(DEPTHWISE) else cfg.ema)),
                      plain_metrics=_metrics(y, plain, classes, task)['metrics'] if tta else None,
                      test_probs=np.round(main, 5).tolist(), test_labels=y.tolist(),
-                     saliency=_fake_saliency(y, plain, classes, task, seed, shared['size']) if shared['saliency'] else None)
+                     saliency=_fake_saliency(y, plain, classes, task, seed, shared['size']) if shared['saliency'] else None,
+                     hardware=dict(MACHINE))
+
+MACHINE = dict(device='cpu', cpu='Intel(R) Xeon(R) CPU @ 2.20GHz', cpu_cores=2, torch_threads=2, gpu=None,
+               platform='Linux-6.1.0-x86_64-with-glibc2.36')  # where the fake runs trained: the manifest's record and each run's
 
 DEPTHWISE = ('efficientnet', 'mobilenet')  # the fakes' models with depthwise convolutions, which training does not average
 
@@ -255,8 +259,7 @@ def fake_store(results_dir:str|Path, # where to write the store (created if need
                                     source=s['source']) for s in specs},
         'versions': {'python': '3.11.7', 'pathfast': '0.1.0', 'torch': '2.5.1', 'torchvision': '0.20.1', 'fastai': '2.8.7',
                      'fastcore': '1.14.5', 'medmnist': '3.0.2', 'numpy': '2.1.3', 'scikit-learn': '1.6.1'},
-        'hardware': dict(device='cpu', cpu='Intel(R) Xeon(R) CPU @ 2.20GHz', cpu_cores=2, torch_threads=2, gpu=None,
-                         platform='Linux-6.1.0-x86_64-with-glibc2.36')}
+        'hardware': dict(MACHINE)}
     save_json(manifest, d/'manifest.json')
     if task == MULTI_LABEL:  # every label on exactly its count of test images
         y = np.zeros((n_samples['test'], len(classes)), int)
