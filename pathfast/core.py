@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['TRAIN_DEVICES', 'AUG_SETTINGS', 'LOCK', 'PathfastError', 'get_device', 'Config', 'check_out', 'atomic_write',
-           'save_json', 'load_json', 'store_lock', 'file_md5', 'versions', 'hardware', 'interactive', 'script_parser',
-           'run_script']
+           'save_json', 'load_json', 'store_lock', 'file_md5', 'versions', 'hardware', 'machine', 'interactive',
+           'script_parser', 'run_script']
 
 # %% ../nbs/00_core.ipynb #b140d51e
 import argparse, hashlib, json, os, platform, socket, sys, tempfile
@@ -236,6 +236,10 @@ def hardware(device:'torch.device|str|None'=None)->dict:
     return dict(device=str(d), cpu=cpu, cpu_cores=os.cpu_count(), torch_threads=torch.get_num_threads(),
                 gpu=gpu, platform=platform.platform(),
                 load=[round(x, 2) for x in os.getloadavg()] if hasattr(os, 'getloadavg') else None)  # 1, 5, 15 min: other work on the machine skews timings
+
+def machine(hw:dict)->dict:
+    "A `hardware` record without its load: what tells one machine from another (a run's record; a resume on the same machine)"
+    return {k: v for k, v in hw.items() if k != 'load'}
 
 # %% ../nbs/00_core.ipynb #cbff33d0
 def interactive()->bool:

@@ -11,6 +11,7 @@ import numpy as np
 from torch import nn
 from scipy.stats import norm
 from statsmodels.stats.proportion import test_proportions_2indep
+from .core import machine
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
@@ -74,17 +75,17 @@ def comparison_text(store:dict, c:dict, name)->str:
 # %% ../nbs/05d_discussion.ipynb #37feebfe
 def gap_p(store:dict, r:str, # a run of the grid
           nv:int, nt:int # validation and test images
-         )->float:
-    "p of the gap between run `r`'s validation and test accuracy: a two-proportion test for one seed, for several a z test that adds the seeds' spread"
+         )->tuple:
+    "(p, the test's name) of the gap between run `r`'s validation and test accuracy: a two-proportion test for one seed, for several a z test that adds the seeds' spread"
     acc = [(v, t) for x in store['repeats'][r] if (v := (x.get('valid_metrics') or {}).get('accuracy')) is not None
            and (t := run_metrics(store, x).get('accuracy')) is not None]
     va, te = np.mean(acc, axis=0)
     if len(acc) == 1:
         with np.errstate(divide='ignore', invalid='ignore'):  # statsmodels also works out an odds ratio, unused here, that divides by zero at 0% or 100%
-            return float(test_proportions_2indep(round(va * nv), nv, round(te * nt), nt).pvalue)
+            return float(test_proportions_2indep(round(va * nv), nv, round(te * nt), nt).pvalue), 'two-proportion test'
     gaps = np.subtract(*zip(*acc))
     var = va * (1 - va) / nv + te * (1 - te) / nt + gaps.var(ddof=1) / len(gaps)
-    return float(2 * norm.sf(abs(gaps.mean()) / np.sqrt(var))) if var > 0 else float(gaps.mean() == 0)
+    return float(2 * norm.sf(abs(gaps.mean()) / np.sqrt(var))) if var > 0 else float(gaps.mean() == 0), 'a z test of the mean gap over seeds'
 
 def diagnose(store:dict, spec:dict)->dict|None:
     "Over-fitting, still improving, validation-test gap and most confused pair of one run (its first seed); None if not run"
@@ -106,8 +107,8 @@ def diagnose(store:dict, spec:dict)->dict|None:
     nv = store['manifest']['dataset'].get('n_samples', {}).get('val')
     nt = int(np.asarray(run['confusion_matrix']).sum())  # test images (single-label)
     if va is not None and nv and not multi_label(store):
-        p = gap_p(store, r, nv, nt)
-        res.update(gap_p=p, gap_test='a z test of the mean gap over seeds' if len(store['repeats'][r]) > 1 else 'two-proportion test', valid=va, test=te, vt=f"{pct(va)} against {pct(te)}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
+        p, test = gap_p(store, r, nv, nt)
+        res.update(gap_p=p, gap_test=test, valid=va, test=te, vt=f"{pct(va)} against {pct(te)}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
     else: res.update(gap_p=None, vt='–' if va is None else f"{pct(va)} against {pct(te)}")
     classes, cm = store['manifest']['dataset']['classes'], np.asarray(run['confusion_matrix'], float)
     if multi_label(store):
@@ -327,14 +328,14 @@ def _cost(store:dict)->list:
     place = lambda hw: (f"one GPU ({hw['gpu']})" if hw.get('gpu') else
                         f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)")
     where, several = place(hw), len(m.get('seeds') or []) > 1
-    machine = lambda h: tuple(sorted((k, str(v)) for k, v in h.items() if k != 'load'))
+    key = lambda h: tuple(sorted(machine(h).items()))
     ran = {}  # each machine a run recorded (`RunResult.hardware`): the runs and seeds that trained on it, and their precisions
     for sp in store['specs']:
-        for x in (x for x in store['repeats'][sp['name']] if x and x.get('hardware')):
-            h = ran.setdefault(machine(x['hardware']), (x['hardware'], [], set()))
+        for x in (x for x in store['repeats'][sp['name']] if x.get('hardware')):
+            h = ran.setdefault(key(x['hardware']), (x['hardware'], [], set()))
             h[1].append(sp['name'] + (f" (seed {x['seed']})" if several else '')); h[2].add(x.get('precision') or 'unrecorded')
     unknown = sum(not x.get('hardware') for x in allr)  # runs of an earlier pathfast
-    if len(ran) == 1 and not unknown and machine(h := next(iter(ran.values()))[0]) != machine(hw):
+    if len(ran) == 1 and not unknown and key(h := next(iter(ran.values()))[0]) != key(hw):
         hw, where = h, place(h)  # every run trained elsewhere than the session that last wrote the manifest (and trained nothing)
     s = f"Settings: the {pre['description']}." if pre.get('description') else f"Settings: the {pre.get('name', 'unrecorded')} preset."
     if (cut := subset_cuts(store).get('train')):
@@ -361,7 +362,7 @@ def _cost(store:dict)->list:
 def early_stop_step(store:dict, runs:list, patiences:tuple=(3, 5, 10))->dict|None:
     "Early stopping for the over-fitted `runs`, replayed on every seed's history (`replay_patience`) at each of `patiences`: a next step, None if none would stop"
     mon, (score, best, better) = store['manifest'].get('config', {}).get('monitor') or 'valid_loss', monitor(store)
-    reps = [(r, x) for r in runs for x in store['repeats'][r] if x]
+    reps = [(r, x) for r in runs for x in store['repeats'][r]]
     seeds, n = len(reps) > len(runs), sum(len(x['history']) for _, x in reps)
     who = (lambda r, x: f"{r} (seed {x['seed']})") if seeds else (lambda r, x: r)
     val = lambda x, e: x['history'][e - 1][mon]
@@ -411,10 +412,12 @@ def next_steps(store:dict, diags:list, cs:list)->list:
     elif tr and ds['size'] < 64:
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
-        worse = any(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)
+        worse = sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)  # none was significantly better (above)
+        how = ('was significantly less accurate than training from scratch' + (f" in {worse} of the {len(tr)} comparisons" if worse < len(tr) else '')
+               if worse else 'did not significantly beat training from scratch')
         out.append(dict(what=('A higher input size (the full PneumoniaMNIST: --dataset pneumoniamnist --size 64 or 128, instead of --demo)' if demo else
                               'A higher input size (--size 64 or 128)') + ('' if big > ds['size'] else ', or --resize for the backbones'),
-                        why=f"fine-tuning {'was significantly less accurate than' if worse else 'did not significantly beat'} training from scratch on {ds['size']} px images"
+                        why=f"fine-tuning {how} on {ds['size']} px images"
                             + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))
     cuts = subset_cuts(store)
     if 'train' in cuts:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from torch import nn
 from fastai.vision.all import Callback, total_params
-from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware
+from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
 from .data import MedData, get_dls, NORM, INFO
 from .models import ADAMW, OPTIMIZER, check_weights, get_backbone
 from .train import RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
@@ -136,9 +136,8 @@ class Store:
             for r in man['runs']:
                 for sd in repeat_keys(man):
                     if self.has(r['name'], sd): self.load(r['name'], sd)  # a corrupt run file is reported now, not after hours of training
-            machine = lambda h: {k: v for k, v in (h or {}).items() if k != 'load'}
             man = dict(man, created=old.get('created', man['created']),  # the same machine: its record, load included, stays the start's
-                       **({'hardware': old['hardware']} if old.get('hardware') and machine(old['hardware']) == machine(man['hardware']) else {}))
+                       **({'hardware': old['hardware']} if machine(old.get('hardware') or {}) == machine(man['hardware']) else {}))
         elif force and (self.path/'runs').exists(): shutil.rmtree(self.path/'runs')
         try: save_json(man, mpath)
         except OSError as e: raise PathfastError(f"cannot write to results directory {self.path}: {e.strerror}") from None

@@ -25,7 +25,7 @@ from fastai.vision.all import (Callback, Recorder, Learner, MixedPrecision, Chan
 from timm.utils import ModelEmaV3
 from sklearn.metrics import (accuracy_score, precision_recall_fscore_support, balanced_accuracy_score, confusion_matrix,
                              multilabel_confusion_matrix, roc_auc_score)
-from .core import PathfastError, Config, save_json, load_json, hardware
+from .core import PathfastError, Config, save_json, load_json, hardware, machine
 from .data import MedData, MULTI_LABEL, ArrayDS, get_dls, aug_policy, batch_tfms  # first: it imports medmnist without creating ~/.medmnist
 from medmnist.evaluator import getAUC
 from .models import cnn_learner, backbone_learner, get_backbone, weights_source
@@ -474,7 +474,7 @@ class RunResult:
     test_probs:list|None=None; test_labels:list|None=None # every test image's class probabilities (rounded to 5 decimals) and label
     saliency:dict|None=None # Grad-CAM maps of a fixed sample of test images (`pathfast.saliency`)
     model_file:dict|None=None # the tested weights saved beside the run's JSON: file name, bytes, SHA-256 (`pathfast.export`)
-    hardware:dict|None=None # the machine it trained on (`core.hardware` without the load): a resumed store may mix machines
+    hardware:dict|None=None # the machine it trained on (`core.machine`: the hardware record without the load): a resumed store may mix machines
     def save(self, path): return save_json(asdict(self), path)
     @classmethod
     def load(cls, path):
@@ -578,6 +578,6 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
                      seed=seed, bs=bs, budget=plan, best_epoch=best_epoch, stopped=stopped, options=opts,
                      plain_metrics=ev['metrics'] if tta is not None else None,
                      test_probs=np.round(main['probs'], 5).tolist(), test_labels=ev['y'].tolist(),
-                     hardware={k: v for k, v in hardware(device).items() if k != 'load'})
+                     hardware=machine(hardware(device)))
     for f in after or []: f(learn, dls, r)
     return r
