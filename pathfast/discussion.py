@@ -15,7 +15,7 @@ from .core import machine
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts)
+                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts, run_machines)
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
 
 # %% ../nbs/05d_discussion.ipynb #4403fe49
@@ -328,22 +328,16 @@ def _cost(store:dict)->list:
     place = lambda hw: (f"one GPU ({hw['gpu']})" if hw.get('gpu') else
                         f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)")
     where, several = place(hw), len(m.get('seeds') or []) > 1
-    key = lambda h: tuple(sorted(machine(h).items()))
-    ran = {}  # each machine a run recorded (`RunResult.hardware`): the runs and seeds that trained on it, and their precisions
-    for sp in store['specs']:
-        for x in (x for x in store['repeats'][sp['name']] if x.get('hardware')):
-            h = ran.setdefault(key(x['hardware']), (x['hardware'], [], set()))
-            h[1].append(sp['name'] + (f" (seed {x['seed']})" if several else '')); h[2].add(x.get('precision') or 'unrecorded')
-    unknown = sum(not x.get('hardware') for x in allr)  # runs of an earlier pathfast
-    if len(ran) == 1 and not unknown and key(h := next(iter(ran.values()))[0]) != key(hw):
-        hw, where = h, place(h)  # every run trained elsewhere than the session that last wrote the manifest (and trained nothing)
+    ran, unknown = run_machines(store)  # unknown: runs of an earlier pathfast
+    if len(ran) == 1 and not unknown and ran[0][0] != machine(hw):
+        hw, where = ran[0][0], place(ran[0][0])  # every run trained elsewhere than the session that last wrote the manifest (and trained nothing)
     s = f"Settings: the {pre['description']}." if pre.get('description') else f"Settings: the {pre.get('name', 'unrecorded')} preset."
     if (cut := subset_cuts(store).get('train')):
         s += (f" Training used a stratified subset of {cut[0]:,} of the {cut[1]:,} training images ({100 * cut[0] / cut[1]:.0f}%), "
               f"and the test split was used in full, so these numbers understate what the same models reach on all the data.")
     if len(ran) > 1:  # a store resumed on another machine
         s += (f" The runs trained on {len(ran)} machines (the experiment was resumed on another one): "
-              + '; '.join(f"{place(h)}, in {', '.join(sorted(p))} precision, for {names(rs)}" for h, rs, p in ran.values())
+              + '; '.join(f"{place(h)}, in {', '.join(sorted(p))} precision, for {names(rs)}" for h, rs, p in ran)
               + (f"; {unknown} {'run records' if unknown == 1 else 'runs record'} no machine (an earlier pathfast)" if unknown else '')
               + ". Their times compare only within one machine. ")
     elif allr:

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from .core import PathfastError, atomic_write, load_json
+from .core import PathfastError, atomic_write, load_json, machine
 from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, best_scored, names, subset_cuts, averaged)
+                           monitor, best_run, best_scored, names, subset_cuts, averaged, run_machines)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -249,6 +249,15 @@ KEY_NAMES = {'device': 'Device', 'cpu': 'CPU', 'cpu_cores': 'CPU cores', 'torch_
 
 def _kv(d:dict)->list: return [(KEY_NAMES.get(k, k), '–' if v is None else v) for k, v in (d or {}).items()]
 
+def _hardware(store:dict)->list:
+    "Methods' hardware tables: the manifest's machine (with its load) when the runs trained on it, else each machine the runs recorded (`run_machines`)"
+    hw = store['manifest'].get('hardware') or {}
+    ran, unknown = run_machines(store)
+    if not ran or len(ran) == 1 and ran[0][0] == machine(hw): return [dict(title='Hardware', rows=_kv(hw))]
+    if len(ran) == 1 and not unknown: return [dict(title='Hardware', rows=_kv(ran[0][0]))]  # a store whose runs all trained elsewhere
+    return ([dict(title=f"Hardware of {names(rs)}", rows=_kv(h)) for h, rs, _ in ran] +
+            ([dict(title=f"Hardware of the last session ({unknown} run{'s' if unknown > 1 else ''} recorded no machine)", rows=_kv(hw))] if unknown else []))
+
 def _epochs(n:int)->str: return f"{n} epoch{'' if n == 1 else 's'}"
 
 def _schedule(spec:dict, run:dict|None)->dict:
@@ -406,7 +415,7 @@ def report_context(store:dict, title:str|None=None)->dict:
         schedules=[_schedule(s, store['runs'][s['name']]) for s in specs],
         preset=dict(name=pre.get('name', '–'), description=pre.get('description', '')), subset=_subset(store),
         seeds=', '.join(map(str, seeds)), n_seeds=len(seeds),
-        hardware=_kv(m.get('hardware')), versions=_kv(m.get('versions')),
+        hardware=_hardware(store), versions=_kv(m.get('versions')),
         table=results_table(store), citation=MEDMNIST_V2, per_class=per_class_table(store), comparisons=comparisons_table(store),
         cost=cost_table(store), mistakes=mistakes_table(store), alpha=ALPHA,
         missing=[r for r, v in store['runs'].items() if v is None],

@@ -7,11 +7,12 @@ __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'bina
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'averaged', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p',
            'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
-           'best_scored', 'subset_cuts']
+           'best_scored', 'subset_cuts', 'run_machines']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, re, textwrap
 import numpy as np
+from .core import machine
 from .data import MULTI_LABEL
 from .train import test_metrics
 
@@ -208,3 +209,17 @@ def subset_cuts(store:dict)->dict:
     ds, k = store['manifest']['dataset'], store['manifest'].get('config', {}).get('subset')
     full = ds.get('official_n_samples') or ds.get('n_samples', {})
     return {s: (k, full[s]) for s in ('train', 'val') if k and (full.get(s) or 0) > k}
+
+# %% ../nbs/05a_runs.ipynb #f814d9aa
+def run_machines(store:dict)->tuple:
+    "`([(machine, runs, precisions)], unknown)`: each machine the finished runs recorded, in grid order, with the runs (seeds where a run was split) and precisions that trained on it; `unknown` counts runs that record none"
+    key, ran = lambda h: tuple(sorted(machine(h).items())), {}
+    for sp in store['specs']:
+        reps, by = store['repeats'][sp['name']], {}
+        for x in reps:
+            if x.get('hardware'): by.setdefault(key(x['hardware']), []).append(x)
+        for k, xs in by.items():
+            h = ran.setdefault(k, (machine(xs[0]['hardware']), [], set()))
+            h[1].append(sp['name'] if len(xs) == len(reps) else f"{sp['name']} (seed{'s' if len(xs) > 1 else ''} {names(str(x['seed']) for x in xs)})")
+            h[2].update(x.get('precision') or 'unrecorded' for x in xs)
+    return list(ran.values()), sum(not x.get('hardware') for reps in store['repeats'].values() for x in reps)
