@@ -407,7 +407,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
         worse = sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)  # none was significantly better (above)
-        how = ('was significantly less accurate than training from scratch' + (f" in {worse} of the {len(tr)} comparisons" if worse < len(tr) else '')
+        how = ('was significantly less accurate than training from scratch' + (f" in {worse} of the {len(tr)} comparisons," if worse < len(tr) else '')
                if worse else 'did not significantly beat training from scratch')
         out.append(dict(what=('A higher input size (the full PneumoniaMNIST: --dataset pneumoniamnist --size 64 or 128, instead of --demo)' if demo else
                               'A higher input size (--size 64 or 128)') + ('' if big > ds['size'] else ', or --resize for the backbones'),
