@@ -1,0 +1,78 @@
+"""Should augmentation be stronger than fastai's defaults pathfast uses? Judged on the VALIDATION split only.
+
+pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
+0.2, warp 0.2, plus the modality's flips). This script trains the custom CNN with augmentation (every other default: the
+2,000-step budget, one-cycle, the weight average, the best epoch by validation loss) with the current `AUG` and with three
+stronger variants fixed before the first run, for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of
+the weights pathfast would test. The test split is not printed.
+
+Decision rule, written before the first run: a variant replaces `AUG` only if its 3-seed mean validation loss is lower
+than the current one's by more than the larger of the two settings' seed sd AND its mean validation accuracy is not
+lower by more than the larger accuracy sd. If several pass, the one with the lowest mean loss. Otherwise nothing changes.
+
+    python bench/augment_strength.py --data-dir ../shared/data --out bench/results/augment-strength-pneumoniamnist-28.md
+"""
+import argparse, time, warnings
+warnings.filterwarnings('ignore')
+from pathlib import Path
+import numpy as np, torch
+from medmnist.evaluator import getAUC
+import pathfast.data as pd_
+from pathfast.core import Config
+from pathfast.data import load_medmnist
+from pathfast.train import RunSpec, train_run, cpu_has_bf16
+from convergence import Grab
+
+CURRENT = dict(pd_.AUG)
+VARIANTS = {  # name: what changes in `AUG`
+    'current': {},
+    'geometry': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3),
+    'lighting': dict(max_lighting=0.4),
+    'both': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3, max_lighting=0.4),
+}
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
+    ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--variants', default=','.join(VARIANTS))
+    a = ap.parse_args()
+    data = load_medmnist('pneumoniamnist', 28, a.data_dir)
+    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, current AUG {CURRENT}",
+             '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|']
+    print('\n'.join(lines), flush=True)
+    res = {}
+    for name in a.variants.split(','):
+        pd_.AUG.clear(); pd_.AUG.update(CURRENT, **VARIANTS[name])
+        for seed in map(int, a.seeds.split(',')):
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed)
+            t = time.time()
+            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab()])
+            learn = Grab.learner
+            learn.remove_cbs([c for c in learn.cbs if type(c).__name__ in ('History', 'PathfastProgress')])
+            p, y = learn.get_preds(dl=learn.dls.valid)
+            p = p.float()
+            ce = float(torch.nn.functional.nll_loss(torch.log(p.clamp_min(1e-12)), y))
+            p, y = p.numpy(), y.numpy()
+            acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
+            res.setdefault(name, []).append((acc, ce, auc))
+            row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
+            lines.append(row); print(row, flush=True)
+            if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+    lines += ['', '| variant | valid acc | valid loss | valid AUC |', '|---|---:|---:|---:|']
+    for name, v in res.items():
+        m, s = np.mean(v, 0), np.std(v, 0, ddof=1) if len(v) > 1 else np.zeros(3)
+        lines.append(f"| {name} | {m[0]:.4f} ± {s[0]:.4f} | {m[1]:.4f} ± {s[1]:.4f} | {m[2]:.4f} ± {s[2]:.4f} |")
+    if 'current' in res:
+        c = np.array(res['current'])
+        for name, v in res.items():
+            if name == 'current': continue
+            v = np.array(v)
+            sd_loss = max(c[:, 1].std(ddof=1), v[:, 1].std(ddof=1)); sd_acc = max(c[:, 0].std(ddof=1), v[:, 0].std(ddof=1))
+            ok = c[:, 1].mean() - v[:, 1].mean() > sd_loss and c[:, 0].mean() - v[:, 0].mean() <= sd_acc
+            lines.append(f"- {name}: loss lower by {c[:, 1].mean() - v[:, 1].mean():+.4f} (needs > {sd_loss:.4f}), "
+                         f"accuracy lower by {c[:, 0].mean() - v[:, 0].mean():+.4f} (may be <= {sd_acc:.4f}): {'passes' if ok else 'fails'}")
+    print('\n'.join(lines[-(len(res) * 2 + 2):]), flush=True)
+    if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+
+if __name__ == '__main__': main()
