@@ -21,7 +21,7 @@ from medmnist.evaluator import getAUC
 from pathfast.core import Config
 from pathfast.data import load_medmnist
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
-from convergence import Grab
+from convergence import Grab, tested_valid
 
 class Balanced(Callback):
     "Swap the learner's loss for cross-entropy weighted n / (k * n_class), from the training labels"
@@ -48,12 +48,7 @@ def main():
                 cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed)
                 t = time.time()
                 r = train_run(data, RunSpec('cnn', False, aug == 'on'), cfg, cbs=[Grab(), *([Balanced(ytr)] if how == 'balanced' else [])])
-                learn = Grab.learner
-                learn.remove_cbs([c for c in learn.cbs if type(c).__name__ in ('History', 'PathfastProgress')])
-                p, y = learn.get_preds(dl=learn.dls.valid)
-                p = p.float()
-                ce = float(torch.nn.functional.nll_loss(torch.log(p.clamp_min(1e-12)), y))
-                p, y = p.numpy(), y.numpy()
+                p, y, ce = tested_valid(Grab.learner)
                 row = (f"| {aug} | {how} | {seed} | {r.epochs} | {r.best_epoch} | {(p.argmax(1) == y).mean():.4f} | "
                        f"{balanced_accuracy_score(y, p.argmax(1)):.4f} | {ce:.4f} | {getAUC(y, p, data.task):.4f} | {time.time() - t:.0f} |")
                 lines.append(row); print(row, flush=True)

@@ -1,35 +1,44 @@
-"""Should augmentation be stronger than fastai's defaults pathfast uses? Judged on the VALIDATION split only.
+"""Should pathfast regularise more than fastai's defaults: stronger augmentation, more weight decay? Judged on the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
-0.2, warp 0.2, plus the modality's flips). This script trains the custom CNN with augmentation (every other default: the
-2,000-step budget, one-cycle, the weight average, the best epoch by validation loss) with the current `AUG` and with three
-stronger variants fixed before the first run, for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of
-the weights pathfast would test. The test split is not printed.
+0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
+trains the custom CNN with augmentation (every other default: the 2,000-step budget, one-cycle, the weight average, the
+best epoch by validation loss) as it is ('current') and with variants fixed before their first run (three stronger
+augmentations; weight decay 0.05 and 0.1), for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the
+weights pathfast would test. The test split is not printed.
 
-Decision rule, written before the first run: a variant replaces `AUG` only if its 3-seed mean validation loss is lower
-than the current one's by more than the larger of the two settings' seed sd AND its mean validation accuracy is not
+Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
+lower than the current one's by more than the larger of the two settings' seed sd AND its mean validation accuracy is not
 lower by more than the larger accuracy sd. If several pass, the one with the lowest mean loss. Otherwise nothing changes.
 
-    python bench/augment_strength.py --data-dir ../shared/data --out bench/results/augment-strength-pneumoniamnist-28.md
+    python bench/regularisation.py --data-dir ../shared/data --variants current,geometry,lighting,both
+    python bench/regularisation.py --data-dir ../shared/data --variants current,wd0.05,wd0.1
 """
 import argparse, time, warnings
 warnings.filterwarnings('ignore')
 from pathlib import Path
 import numpy as np, torch
+from fastai.vision.all import Callback
 from medmnist.evaluator import getAUC
 import pathfast.data as pd_
 from pathfast.core import Config
 from pathfast.data import load_medmnist
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
-from convergence import Grab
+from convergence import Grab, tested_valid
 
 CURRENT = dict(pd_.AUG)
-VARIANTS = {  # name: what changes in `AUG`
+VARIANTS = {  # name: what changes in `AUG`, or the weight decay ('wd')
     'current': {},
     'geometry': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3),
     'lighting': dict(max_lighting=0.4),
     'both': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3, max_lighting=0.4),
+    'wd0.05': dict(wd=0.05), 'wd0.1': dict(wd=0.1),
 }
+
+class WeightDecay(Callback):
+    "Set the optimizer's weight decay once `fit` has set fastai's (`Learner.fit` applies `learn.wd` before `before_fit`)"
+    def __init__(self, wd): self.wd = wd
+    def before_fit(self): self.learn.opt.set_hypers(wd=self.wd)
 
 def main():
     ap = argparse.ArgumentParser()
@@ -43,17 +52,14 @@ def main():
     print('\n'.join(lines), flush=True)
     res = {}
     for name in a.variants.split(','):
-        pd_.AUG.clear(); pd_.AUG.update(CURRENT, **VARIANTS[name])
+        change = dict(VARIANTS[name]); wd = change.pop('wd', None)
+        pd_.AUG.clear(); pd_.AUG.update(CURRENT, **change)
         for seed in map(int, a.seeds.split(',')):
             cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed)
             t = time.time()
-            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab()])
-            learn = Grab.learner
-            learn.remove_cbs([c for c in learn.cbs if type(c).__name__ in ('History', 'PathfastProgress')])
-            p, y = learn.get_preds(dl=learn.dls.valid)
-            p = p.float()
-            ce = float(torch.nn.functional.nll_loss(torch.log(p.clamp_min(1e-12)), y))
-            p, y = p.numpy(), y.numpy()
+            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), *([WeightDecay(wd)] if wd else [])])
+            if wd: assert all(h['wd'] == wd for h in Grab.learner.opt.hypers), 'the weight decay did not reach the optimizer'
+            learp, y, ce = tested_valid(Grab.learner)
             acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
             res.setdefault(name, []).append((acc, ce, auc))
             row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
