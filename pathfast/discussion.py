@@ -414,6 +414,11 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                               'A higher input size (--size 64 or 128)') + ('' if big > ds['size'] else ', or --resize for the backbones'),
                         why=f"fine-tuning {how} on {ds['size']} px images"
                             + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))
+    px = (ds.get('source') or {}).get('source_px')  # own images: their sizes before decoding
+    if px and not any(o['what'].startswith('A higher input size') for o in out) and (up := [s for s in (64, 128, 224) if ds['size'] < s <= min(px['median'])]):
+        out.append(dict(what=f"A higher input size (--size {names(map(str, up)).replace(' and ', ' or ')})",
+                        why=f"the images are {px['median'][0]:,}x{px['median'][1]:,} pixels at the source (the median), reduced to {ds['size']} px here: "
+                            f"a larger input keeps detail these models never saw, for about {(up[0] / ds['size']) ** 2:.0f}x the computation per image at {up[0]} px."))
     cuts = subset_cuts(store)
     if 'train' in cuts:
         out.append(dict(what='All the training data (--subset 0, or --full)', why=f"these runs used {cuts['train'][0]:,} of the {cuts['train'][1]:,} training images."))

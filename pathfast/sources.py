@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'GRAY_MODES', 'SPLIT_NAMES', 'FRACTIONS', 'PATH_COLS', 'LABEL_COLS', 'SPLIT_COLS', 'GENERIC_CSV_NAMES',
            'read_image', 'fit_image', 'image_files', 'scan_folder', 'split_items', 'read_csv', 'content_key',
-           'decode_images', 'load_cached', 'load_images', 'load_folder', 'csv_name', 'load_csv']
+           'source_px', 'decode_images', 'load_cached', 'load_images', 'load_folder', 'csv_name', 'load_csv']
 
 # %% ../nbs/01a_sources.ipynb #712b77ac
 import csv, hashlib, json, os, sys, time
@@ -200,15 +200,20 @@ def _bar(it, total:int, what:str):
     return it
 
 # %% ../nbs/01a_sources.ipynb #438f7600
-def _channels(paths:list)->tuple:
-    "1 when every image is grayscale, else 3; how many grayscale images become RGB; the files PIL cannot open"
-    gray, bad = 0, []
+def _survey(paths:list)->tuple:
+    "1 when every image is grayscale, else 3; how many grayscale images become RGB; the files PIL cannot open; the others' (width, height)"
+    gray, bad, dims = 0, [], []
     for p in paths:
         try:
-            with Image.open(p) as im: gray += im.mode in GRAY_MODES
+            with Image.open(p) as im: gray += im.mode in GRAY_MODES; dims.append(im.size)  # the header only: nothing is decoded
         except (UnidentifiedImageError, OSError, ValueError): bad.append(p)
-    ok = len(paths) - len(bad)
-    return (1, 0, bad) if gray == ok else (3, gray, bad)
+    return (1 if gray == len(dims) else 3, 0 if gray == len(dims) else gray, bad, dims)
+
+def source_px(dims:list)->dict|None:
+    "The source images' (width, height): the smallest, the median and the largest by area; None for no image"
+    if not dims: return None
+    a = sorted(dims, key=lambda d: (d[0] * d[1], d))
+    return dict(smallest=list(a[0]), median=list(a[len(a) // 2]), largest=list(a[-1]))
 
 def _decode(job):
     p, size, c = job
@@ -223,7 +228,7 @@ def decode_images(items:list, # (path, label, split or None) per image
                  )->dict:
     "Drop files that are not images, split the rest (`split_items`), decode each once, appended to a raw uint8 file per split in `dest`"
     t = time.perf_counter()
-    c, converted, bad = _channels([p for p, y, s in items])
+    c, converted, bad, dims = _survey([p for p, y, s in items])
     skip = set(bad)
     items = [it for it in items if it[0] not in skip]
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
@@ -244,7 +249,7 @@ def decode_images(items:list, # (path, label, split or None) per image
             for i, ls in enumerate(labels[s]): y[i, list(ls)] = 1
         np.save(dest/f'y_{s}.npy', y)
     meta = dict(version=CACHE_VERSION, size=size, channels=c, n={s: k[s] for s in SPLITS}, converted=converted,
-                skipped=[str(p) for p in bad], split=how, seconds=round(time.perf_counter() - t, 2))
+                skipped=[str(p) for p in bad], split=how, source_px=source_px(dims), seconds=round(time.perf_counter() - t, 2))
     (dest/'meta.json').write_text(json.dumps(meta))
     return meta
 
@@ -276,7 +281,7 @@ def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
     if (n := len(meta['skipped'])):
         print(f"skipped {n} file{'s that are not readable images' if n > 1 else ' that is not a readable image'} (first: {meta['skipped'][0]})", file=sys.stderr)
     source = dict(kind=kind, path=str(path), split=' + '.join(x for x in (src.get('split'), None if meta['split'] == 'given' else meta['split']) if x), seed=seed, channels=meta['channels'],
-                  converted=meta['converted'], skipped=len(meta['skipped']), skipped_files=meta['skipped'][:5], other_files=src.get('other', 0),
+                  converted=meta['converted'], source_px=meta.get('source_px'), skipped=len(meta['skipped']), skipped_files=meta['skipped'][:5], other_files=src.get('other', 0),
                   columns=src.get('columns'), cache=dict(dir=str(dest), hit=hit, decode_seconds=meta['seconds'], load_seconds=round(time.perf_counter() - t, 3)))
     return check_data(MedData(_flag(name), size, classes, data, Path(path), md5=key, task=task_of(multi, len(classes)), source=source, maps=maps))
 
