@@ -60,7 +60,8 @@ def interrupt_when(args, tmp: Path, run: str, sig)->tuple:
     err = tmp/'stderr.txt'
     with open(err, 'w') as ferr:
         proc = subprocess.Popen(list(map(str, args)), cwd=tmp, env={**offline_env(tmp), 'PYTHONUNBUFFERED': '1'},
-                                stdout=subprocess.PIPE, stderr=ferr, text=True)
+                                stdout=subprocess.PIPE, stderr=ferr, text=True,  # Ctrl-C as in a terminal: a suite started with a plain
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # `&` inherits SIGINT ignored (POSIX)
     lines, started = [], threading.Event()
     def read():  # the run log, line by line
         for line in proc.stdout:
