@@ -11,11 +11,10 @@ import numpy as np
 from torch import nn
 from scipy.stats import norm
 from statsmodels.stats.proportion import test_proportions_2indep
-from .core import machine
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts, run_machines)
+                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts, run_machines, store_machine)
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
 
 # %% ../nbs/05d_discussion.ipynb #4403fe49
@@ -329,14 +328,13 @@ def _cost(store:dict)->list:
                         f"the CPU ({hw.get('cpu', 'model not recorded')}, {hw.get('cpu_cores', '?')} cores, {hw.get('torch_threads', '?')} torch threads)")
     where, several = place(hw), len(m.get('seeds') or []) > 1
     ran, unknown = run_machines(store)  # unknown: runs of an earlier pathfast
-    if len(ran) == 1 and not unknown and ran[0][0] != machine(hw):
-        hw, where = ran[0][0], place(ran[0][0])  # every run trained elsewhere than the session that last wrote the manifest (and trained nothing)
+    if (one := store_machine(store)) is not None: hw, where = one, place(one)  # the manifest's, or the runs' when they all trained elsewhere
     s = f"Settings: the {pre['description']}." if pre.get('description') else f"Settings: the {pre.get('name', 'unrecorded')} preset."
     if (cut := subset_cuts(store).get('train')):
         s += (f" Training used a stratified subset of {cut[0]:,} of the {cut[1]:,} training images ({100 * cut[0] / cut[1]:.0f}%), "
               f"and the test split was used in full, so these numbers understate what the same models reach on all the data.")
-    if len(ran) > 1:  # a store resumed on another machine
-        s += (f" The runs trained on {len(ran)} machines (the experiment was resumed on another one): "
+    if one is None:  # a store resumed on another machine
+        s += (f" The runs trained on {f'{len(ran)} machines' if len(ran) > 1 else 'more than one machine'} (the experiment was resumed on another one): "
               + '; '.join(f"{place(h)}, in {', '.join(sorted(p))} precision, for {names(rs)}" for h, rs, p in ran)
               + (f"; {unknown} {'run records' if unknown == 1 else 'runs record'} no machine (an earlier pathfast)" if unknown else '')
               + ". Their times compare only within one machine. ")
@@ -396,7 +394,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
             out.append(dict(es, why=es['why'] + ('' if noaug else " A lower validation minimum would take stronger regularisation, which pathfast does not offer: "
                                                  "it uses fastai's aug_transforms and a weight decay of 0.01, and on PneumoniaMNIST stronger augmentation "
                                                  "or a weight decay of 0.05 or 0.1 did not lower its custom CNN's validation loss (3 seeds).")))
-    tr = [c for c in cs if c['kind'] == 'transfer' and c['res']]
+    tr, sized = [c for c in cs if c['kind'] == 'transfer' and c['res']], False  # sized: a higher input size is advised already
     if not any(s['pretrained'] for s in store['specs']):
         how = 'leave out --no-pretrained' if cfg.get('pretrained') is False else 'add one to --models, e.g. --models cnn,efficientnet_lite0'
         out.append(dict(what=f'Fine-tune an ImageNet backbone ({how})',
@@ -404,7 +402,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
     elif tr and any(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] > 0 for c in tr):
         out.append(dict(what='A larger pretrained backbone (e.g. --models cnn,resnet50 or efficientnet_lite2)',
                         why='fine-tuning was significantly more accurate than training from scratch here.'))
-    elif tr and ds['size'] < 64:
+    elif sized := bool(tr) and ds['size'] < 64:
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
         worse = sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)  # none was significantly better (above)
@@ -415,7 +413,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                         why=f"fine-tuning {how} on {ds['size']} px images"
                             + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))
     px = (ds.get('source') or {}).get('source_px')  # own images: their sizes before decoding
-    if px and not any(o['what'].startswith('A higher input size') for o in out) and (up := [s for s in (64, 128, 224) if ds['size'] < s <= min(px['median'])]):
+    if px and not sized and (up := [s for s in (64, 128, 224) if ds['size'] < s <= min(px['median'])]):
         out.append(dict(what=f"A higher input size (--size {names(map(str, up)).replace(' and ', ' or ')})",
                         why=f"the images are {px['median'][0]:,}x{px['median'][1]:,} pixels at the source (the median), reduced to {ds['size']} px here: "
                             f"a larger input keeps detail these models never saw, for about {(up[0] / ds['size']) ** 2:.0f}x the computation per image at {up[0]} px."))
@@ -474,9 +472,9 @@ def key_findings(store:dict, cs:list, diags:list, name)->list:
     still, over = [d['run'] for d in ok if d['improving']], [d['run'] for d in ok if d['overfit']]
     if still or over:
         out.append(' '.join(([f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch (possibly under-trained)."] if still else [])
-                            + ([f"{names(over)} over-fitted: validation loss rose while training loss fell"
-                                 + ((", but only after the epoch of lowest validation loss, the one tested." if len(over) == 1 else
-                                    ", but only after the epochs of lowest validation loss, the ones tested.") if monitor(store)[0] == 'validation loss' else ".")] if over else [])))
+                            + ([f"{names(over)} over-fitted: validation loss rose while training loss fell" + (
+                                f", but only after the epoch{'s' * (len(over) > 1)} of lowest validation loss, the one{'s' * (len(over) > 1)} tested."
+                                if monitor(store)[0] == 'validation loss' else ".")] if over else [])))
     if (cal := best_calibration(store)[2]) is not None:
         ece = cal['ece']
         out.append(f"The best run's probabilities are {'well' if ece < .05 else 'moderately' if ece < .1 else 'poorly'} calibrated "

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from .core import PathfastError, atomic_write, load_json, machine
+from .core import PathfastError, atomic_write, load_json
 from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, best_scored, names, subset_cuts, averaged, run_machines)
+                           monitor, best_run, best_scored, names, subset_cuts, averaged, run_machines, store_machine)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -251,12 +251,10 @@ def _kv(d:dict)->list: return [(KEY_NAMES.get(k, k), '–' if v is None else v) 
 
 def _hardware(store:dict)->list:
     "Methods' hardware tables: the manifest's machine (with its load) when the runs trained on it, else each machine the runs recorded (`run_machines`)"
-    hw = store['manifest'].get('hardware') or {}
+    if (one := store_machine(store)) is not None: return [dict(title='Hardware', rows=_kv(one))]
     ran, unknown = run_machines(store)
-    if not ran or len(ran) == 1 and ran[0][0] == machine(hw): return [dict(title='Hardware', rows=_kv(hw))]
-    if len(ran) == 1 and not unknown: return [dict(title='Hardware', rows=_kv(ran[0][0]))]  # a store whose runs all trained elsewhere
     return ([dict(title=f"Hardware of {names(rs)}", rows=_kv(h)) for h, rs, _ in ran] +
-            ([dict(title=f"Hardware of the last session ({unknown} run{'s' if unknown > 1 else ''} recorded no machine)", rows=_kv(hw))] if unknown else []))
+            ([dict(title=f"Hardware of the last session ({unknown} run{'s' if unknown > 1 else ''} recorded no machine)", rows=_kv(store['manifest'].get('hardware')))] if unknown else []))
 
 def _epochs(n:int)->str: return f"{n} epoch{'' if n == 1 else 's'}"
 

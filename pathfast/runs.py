@@ -7,7 +7,7 @@ __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'bina
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'averaged', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p',
            'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
-           'best_scored', 'subset_cuts', 'run_machines']
+           'best_scored', 'subset_cuts', 'run_machines', 'store_machine']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, re, textwrap
@@ -223,3 +223,11 @@ def run_machines(store:dict)->tuple:
             h[1].append(sp['name'] if len(xs) == len(reps) else f"{sp['name']} (seed{'s' if len(xs) > 1 else ''} {names(str(x['seed']) for x in xs)})")
             h[2].update(x.get('precision') or 'unrecorded' for x in xs)
     return list(ran.values()), sum(not x.get('hardware') for reps in store['repeats'].values() for x in reps)
+
+def store_machine(store:dict)->dict|None:
+    "The one machine that describes every run: the manifest's record (with its load) when the runs recorded that machine or none, the runs' when they all trained elsewhere; None when they trained on several, or some record none beside another machine"
+    hw = store['manifest'].get('hardware') or {}
+    ran, unknown = run_machines(store)
+    if not ran or len(ran) == 1 and ran[0][0] == machine(hw): return hw
+    return ran[0][0] if len(ran) == 1 and not unknown else None
+
