@@ -201,11 +201,11 @@ def _bar(it, total:int, what:str):
 
 # %% ../nbs/01a_sources.ipynb #438f7600
 def _survey(paths:list)->tuple:
-    "1 when every image is grayscale, else 3; how many grayscale images become RGB; the files PIL cannot open; the others' (width, height)"
-    gray, bad, dims = 0, [], []
+    "1 when every image is grayscale, else 3; how many grayscale images become RGB; the files PIL cannot open; the others' `{path: (width, height)}`"
+    gray, bad, dims = 0, [], {}
     for p in paths:
         try:
-            with Image.open(p) as im: gray += im.mode in GRAY_MODES; dims.append(im.size)  # the header only: nothing is decoded
+            with Image.open(p) as im: gray += im.mode in GRAY_MODES; dims[p] = im.size  # the header only: nothing is decoded
         except (UnidentifiedImageError, OSError, ValueError): bad.append(p)
     return (1 if gray == len(dims) else 3, 0 if gray == len(dims) else gray, bad, dims)
 
@@ -249,7 +249,7 @@ def decode_images(items:list, # (path, label, split or None) per image
             for i, ls in enumerate(labels[s]): y[i, list(ls)] = 1
         np.save(dest/f'y_{s}.npy', y)
     meta = dict(version=CACHE_VERSION, size=size, channels=c, n={s: k[s] for s in SPLITS}, converted=converted,
-                skipped=[str(p) for p in bad], split=how, source_px=source_px(dims), seconds=round(time.perf_counter() - t, 2))
+                skipped=[str(p) for p in bad], split=how, source_px=source_px([d for p, d in dims.items() if p not in set(bad)]), seconds=round(time.perf_counter() - t, 2))
     (dest/'meta.json').write_text(json.dumps(meta))
     return meta
 
