@@ -216,7 +216,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
         elif images is not None: data = load_folder(images, size, seed=seed)
         else: data = demo_data() if demo else npz_data(npz, dataset, size, log) if npz else load_medmnist(dataset, size, data_dir)
     cfg.dataset, cfg.size = data.flag, data.size  # an --npz file's, when not given
-    if npz and data.md5 in official_md5s(): preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps)  # an official file: its test split is
+    if npz and data.md5 in official_md5s(): preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps)  # an official file: its test split is the official one, as the preset says
     name = f"{data.flag}-{data.size}" + ('-demo' if demo else '')
     results_dir, out = Path(results_dir or Path('results')/name), Path(out or Path('reports')/f'{name}.html')
     check_out(out); check_writable(out.parent, 'the report'); check_writable(results_dir, 'results')
