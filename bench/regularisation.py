@@ -1,10 +1,13 @@
-"""Should pathfast regularise more than fastai's defaults: stronger augmentation, more weight decay? Judged on the VALIDATION split only.
+"""Should pathfast regularise more than fastai's defaults (stronger augmentation, more weight decay), or train the custom CNN at
+another peak learning rate or batch size? Judged on the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
 0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
 trains the custom CNN with augmentation (every other default: the 2,000-step budget, one-cycle, the weight average, the
 best epoch by validation loss) as it is ('current') and with variants fixed before their first run (three stronger
-augmentations; weight decay 0.05 and 0.1), for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the
+augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_cnn` at 1e-3 and 1e-2 around its 3e-3; batch size 64 and 256 around
+its 128, with the step budget scaled so that every run trains the same 56 epochs),
+for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the
 weights pathfast would test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
@@ -13,6 +16,8 @@ lower by more than the larger accuracy sd. If several pass, the one with the low
 
     python bench/regularisation.py --data-dir ../shared/data --variants current,geometry,lighting,both
     python bench/regularisation.py --data-dir ../shared/data --variants current,wd0.05,wd0.1
+    python bench/regularisation.py --data-dir ../shared/data --variants current,lr1e-3,lr1e-2
+    python bench/regularisation.py --data-dir ../shared/data --variants current,bs64,bs256
 """
 import argparse, time, warnings
 warnings.filterwarnings('ignore')
@@ -27,13 +32,16 @@ from pathfast.train import RunSpec, train_run, cpu_has_bf16
 from convergence import Grab, tested_valid
 
 CURRENT = dict(pd_.AUG)
-VARIANTS = {  # name: what changes in `AUG`, or the weight decay ('wd')
+VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), or the `Config` (`CONFIG`)
     'current': {},
     'geometry': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3),
     'lighting': dict(max_lighting=0.4),
     'both': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3, max_lighting=0.4),
     'wd0.05': dict(wd=0.05), 'wd0.1': dict(wd=0.1),
+    'lr1e-3': dict(lr_cnn=1e-3), 'lr1e-2': dict(lr_cnn=1e-2),
+    'bs64': dict(bs=64, steps=4050), 'bs256': dict(bs=256, steps=1000),  # 4,708 images: 56 epochs each, as at bs 128
 }
+CONFIG = ('lr_cnn', 'bs', 'steps')
 
 class WeightDecay(Callback):
     "Set the optimizer's weight decay once `fit` has set fastai's (`Learner.fit` applies `learn.wd` before `before_fit`)"
@@ -52,14 +60,16 @@ def main():
     print('\n'.join(lines), flush=True)
     res = {}
     for name in a.variants.split(','):
-        change = dict(VARIANTS[name]); wd = change.pop('wd', None)
+        change = dict(VARIANTS[name]); wd = change.pop('wd', None); kw = {k: change.pop(k) for k in CONFIG if k in change}
         pd_.AUG.clear(); pd_.AUG.update(CURRENT, **change)
         for seed in map(int, a.seeds.split(',')):
-            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed)
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed, **kw)
             t = time.time()
             r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), *([WeightDecay(wd)] if wd else [])])
             if wd: assert all(h['wd'] == wd for h in Grab.learner.opt.hypers), 'the weight decay did not reach the optimizer'
-            learp, y, ce = tested_valid(Grab.learner)
+            if 'lr_cnn' in kw: assert r.lrs == {'one_cycle': kw['lr_cnn']}, f'the learning rate did not reach the run: {r.lrs}'
+            if 'bs' in kw: assert Grab.learner.dls.train.bs == kw['bs'], 'the batch size did not reach the run'
+            p, y, ce = tested_valid(Grab.learner)
             acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
             res.setdefault(name, []).append((acc, ce, auc))
             row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
