@@ -471,7 +471,7 @@ def worker_ttg_seeds(spec)->dict:
             if va >= spec['target']: break
         return dict(curve=curve, setup_s=round(setup, 2), test_acc=acc(dls['test']), precision='fp32', **_reached(curve, spec['target']))
     first = once()
-    wlog(f"seeds: " + (f"valid acc {first['best_valid_acc']:.4f} >= {spec['target']} after {first['seconds_to_target']:.1f} s"
+    wlog("seeds: " + (f"valid acc {first['best_valid_acc']:.4f} >= {spec['target']} after {first['seconds_to_target']:.1f} s"
          if first['reached'] else f"best valid acc {first['best_valid_acc']:.4f}") + f", test acc {first['test_acc']:.4f}")
     return dict(recipe='seeds', host_peak_mib=round(peak_rss_mib(), 1), **_repeat(first, once, spec['repeats']))
 
@@ -483,7 +483,7 @@ def _reached(curve, target)->dict:
 
 def worker_precision(spec)->dict:
     "pathfast's recipe for a fixed number of epochs in fp32 and in bf16: test accuracy and training time of each"
-    import torch, warnings
+    import warnings
     warnings.filterwarnings('ignore')
     from pathfast.core import Config
     from pathfast.data import load_medmnist

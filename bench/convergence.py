@@ -9,10 +9,10 @@ but this script does not print it).
     python bench/convergence.py --only small    # the 500-image budget check: the default budget against 5x it (custom CNN, no time cap)
     python bench/convergence.py --only small-cnnaug    # the same, with augmentation only
 """
-import argparse, time, warnings
+import argparse, warnings
 warnings.filterwarnings('ignore')
 from pathlib import Path
-import numpy as np, torch
+import torch
 from fastai.vision.all import Callback, ProgressCallback, MixUp, CutMix
 from medmnist.evaluator import getAUC
 from pathfast.core import Config
@@ -72,7 +72,6 @@ def main():
     for name, (model, aug, kw) in exps.items():
         d = small or data
         cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=a.seed, **{'ema': a.ema, **kw})
-        t = time.time()
         extra = [MixUp()] if name.startswith('mixup') else [CutMix()] if name.startswith('cutmix') else []
         r = train_run(d, RunSpec(model, False, aug), cfg, cbs=[Grab(), *extra])
         learn = Grab.learner

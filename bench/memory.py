@@ -10,7 +10,7 @@ the end. Each measurement runs in a fresh process: peak RSS is Linux's VmHWM, re
 what loading and training add. RSS counts the pages of the memory-mapped cache that batches touched (file pages the
 kernel can drop under pressure) as well as anonymous memory; both are shown.
 """
-import argparse, os, shutil, subprocess, sys, tempfile, textwrap, time, zipfile
+import argparse, os, shutil, subprocess, sys, tempfile, textwrap, zipfile
 from pathlib import Path
 import numpy as np
 
@@ -60,7 +60,7 @@ def main():
     try:
         for size in a.sizes:
             npz = tmp/f'pathmnist-sized-{size}.npz'
-            t = time.perf_counter(); write_npz(npz, size); w = time.perf_counter() - t
+            write_npz(npz, size)
             images = sum(N.values()) * size * size * 3 / 2**30
             for preset in ('cpu', 'full'):
                 env = dict(os.environ, PATHFAST_CACHE=str(tmp/'cache'), PYTHONWARNINGS='ignore', OMP_NUM_THREADS='2')

@@ -5,7 +5,7 @@ on the device to each size, with the --full preset's epochs, and prints the best
 the time per epoch. The test split is evaluated by `train_run` but never printed or saved here.
     python bench/resize.py [--sizes 28,64,112] [--epochs 8] [--model efficientnet_lite0]
 """
-import argparse, json, time
+import argparse, json
 from pathlib import Path
 from pathfast.core import Config, hardware
 from pathfast.data import load_npz, class_names

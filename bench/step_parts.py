@@ -24,7 +24,6 @@ def main():
     p.add_argument('--repeats', type=int, default=7)
     a = p.parse_args()
     import torch, torch.nn.functional as F
-    from torch import nn
     from torchvision.models import resnet18
     from fastai.vision.all import create_vision_model, Adam
     from pathfast.models import adamw

@@ -2,7 +2,7 @@
 import json, re, shutil, signal, subprocess, threading, time
 from pathlib import Path
 import pytest
-from conftest import CLI, FAST, PNEU, ROOT, offline_env, run_cli, runs_of
+from conftest import CLI, FAST, PNEU, offline_env, run_cli, runs_of
 
 RUNS = ('cnn-noaug', 'cnn-aug', 'resnet18-scratch-noaug', 'resnet18-scratch-aug')  # the default grid with --no-pretrained
 METRICS = ('accuracy', 'precision', 'recall', 'f1', 'balanced_accuracy', 'auc')

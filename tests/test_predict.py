@@ -1,7 +1,7 @@
 "A store's weights reused: `pathfast-predict` on the real PneumoniaMNIST test split, tampered and mismatched weights, ONNX, tracking."
 import importlib.util, json, shutil, struct, subprocess, sys
 from pathlib import Path
-import numpy as np, pandas as pd, pytest, torch
+import numpy as np, pandas as pd, pytest
 from PIL import Image
 from sklearn.metrics import confusion_matrix
 from conftest import PNEU, SHARED, offline_env
@@ -79,6 +79,7 @@ def test_folder_of_pngs_predicts_like_the_npz(store, tmp_path):
     p = predict(store, tmp_path/'scans', '--device', 'cpu', '--out', tmp_path/'f.csv', tmp=tmp_path)
     assert p.returncode == 0, p.stderr
     q = predict(store, f'{PNEU}:test', '--device', 'cpu', '--out', tmp_path/'n.csv', tmp=tmp_path)
+    assert q.returncode == 0, q.stderr
     f, n = pd.read_csv(tmp_path/'f.csv'), pd.read_csv(tmp_path/'n.csv')[:40]
     assert f.image.tolist() == [str(tmp_path/'scans'/('left' if i < 20 else 'right')/f'{i:02d}.png') for i in range(40)]
     assert f.prediction.tolist() == n.prediction.tolist()

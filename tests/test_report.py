@@ -9,7 +9,7 @@ from pathfast.core import PathfastError
 from pathfast.runs import PALETTE, model_label, run_label
 from pathfast.figures import plot_curves
 from pathfast.report import load_store, render_report
-from pathfast.stats import intervals, comparisons
+from pathfast.stats import intervals
 from fakes import fake_specs, fake_store, flip
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
