@@ -1,5 +1,5 @@
 """Should pathfast regularise more than fastai's defaults (stronger augmentation, more weight decay), or train the custom CNN at
-another peak learning rate, batch size or dropout? Judged on the VALIDATION split only.
+another peak learning rate, batch size, dropout or input size? Judged on the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
 0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
@@ -7,7 +7,7 @@ trains the custom CNN with augmentation (every other default: the 2,000-step bud
 best epoch by validation loss) as it is ('current') and with variants fixed before their first run (three stronger
 augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_cnn` at 1e-3 and 1e-2 around its 3e-3; batch size 64 and 256 around
 its 128, with the step budget scaled so that every run trains the same 56 epochs; the dropout before its classifier at
-0 and 0.5 around its 0.25),
+0 and 0.5 around its 0.25; its 28 px images enlarged on the device to 64 px, as the backbones see them),
 for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the
 weights pathfast would test. The test split is not printed.
 
@@ -20,6 +20,7 @@ lower by more than the larger accuracy sd. If several pass, the one with the low
     python bench/regularisation.py --data-dir ../shared/data --variants current,lr1e-3,lr1e-2
     python bench/regularisation.py --data-dir ../shared/data --variants current,bs64,bs256
     python bench/regularisation.py --data-dir ../shared/data --variants current,drop0,drop0.5
+    python bench/regularisation.py --data-dir ../shared/data --variants current,cnn64
 """
 import argparse, time, warnings
 warnings.filterwarnings('ignore')
@@ -31,11 +32,12 @@ import pathfast.data as pd_
 from pathfast.core import Config
 from pathfast.data import load_medmnist
 from pathfast.models import PathCNN
+import pathfast.train as pt
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
 from convergence import Grab, tested_valid
 
 CURRENT = dict(pd_.AUG)
-VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Config` (`CONFIG`) or `PathCNN`'s dropout ('p')
+VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Config` (`CONFIG`), `PathCNN`'s dropout ('p') or its input ('px')
     'current': {},
     'geometry': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3),
     'lighting': dict(max_lighting=0.4),
@@ -44,9 +46,10 @@ VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Confi
     'lr1e-3': dict(lr_cnn=1e-3), 'lr1e-2': dict(lr_cnn=1e-2),
     'bs64': dict(bs=64, steps=4050), 'bs256': dict(bs=256, steps=1000),  # 4,708 images: 56 epochs each, as at bs 128
     'drop0': dict(p=0.), 'drop0.5': dict(p=0.5),
+    'cnn64': dict(px=64),
 }
 CONFIG = ('lr_cnn', 'bs', 'steps')
-CNN_DEFAULTS = PathCNN.__init__.__defaults__
+CNN_DEFAULTS, INPUT_SIZE = PathCNN.__init__.__defaults__, pt.input_size
 
 class WeightDecay(Callback):
     "Set the optimizer's weight decay once `fit` has set fastai's (`Learner.fit` applies `learn.wd` before `before_fit`)"
@@ -67,6 +70,8 @@ def main():
     for name in a.variants.split(','):
         change = dict(VARIANTS[name]); wd = change.pop('wd', None); kw = {k: change.pop(k) for k in CONFIG if k in change}
         PathCNN.__init__.__defaults__ = (*CNN_DEFAULTS[:-1], change.pop('p', CNN_DEFAULTS[-1]))  # (n_in, widths, p)
+        px = change.pop('px', None)  # `train_run` asks `input_size` what the network sees: the CNN gets the data's size
+        pt.input_size = (lambda spec, size, resize: px) if px else INPUT_SIZE
         pd_.AUG.clear(); pd_.AUG.update(CURRENT, **change)
         for seed in map(int, a.seeds.split(',')):
             cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed, **kw)
@@ -77,6 +82,8 @@ def main():
             if 'bs' in kw: assert Grab.learner.dls.train.bs == kw['bs'], 'the batch size did not reach the run'
             drop = [m.p for m in Grab.learner.model.modules() if isinstance(m, torch.nn.Dropout)]
             assert drop == [PathCNN.__init__.__defaults__[-1]], f'the dropout did not reach the model: {drop}'
+            seen = [c.size for c in Grab.learner.cbs if type(c).__name__ == 'ResizeBatch']
+            assert seen == ([px] if px else []), f'the input size did not reach the run: {seen}'
             p, y, ce = tested_valid(Grab.learner)
             acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
             res.setdefault(name, []).append((acc, ce, auc))
