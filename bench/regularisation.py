@@ -5,11 +5,11 @@ pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up
 0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
 trains the custom CNN with augmentation (every other default: the 2,000-step budget, one-cycle, the weight average, the
 best epoch by validation loss) as it is ('current') and with variants fixed before their first run (three stronger
-augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_cnn` at 1e-3 and 1e-2 around its 3e-3; batch size 64 and 256 around
-its 128, with the step budget scaled so that every run trains the same 56 epochs; the dropout before its classifier at
-0 and 0.5 around its 0.25; its 28 px images enlarged on the device to 64 px, as the backbones see them),
-for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the
-weights pathfast would test. The test split is not printed.
+augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_cnn` at 1e-3 and 1e-2 around its
+3e-3; batch size 64 and 256 around its 128, with the step budget scaled so that every run trains the same 56 epochs; the
+dropout before its classifier at 0 and 0.5 around its 0.25; its 28 px images enlarged on the device to 64 px, as the
+backbones see them), for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the weights pathfast would
+test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
 lower than the current one's by more than the larger of the two settings' seed sd AND its mean validation accuracy is not
