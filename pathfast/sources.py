@@ -240,9 +240,8 @@ def decode_images(items:list, # (path, label, split or None) per image
     with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
         decoded = ex.map(_decode, [(p, size, c) for s, y, p in order], chunksize=64)
         for (s, y, p), a in zip(order, _bar(decoded, len(order), f"decoding {what}")):
-            if a is None: bad.append(p); continue
+            if a is None: bad.append(p); skip.add(p); continue
             outs[s].write(np.ascontiguousarray(a).tobytes()); k[s] += 1; labels[s].append(y)
-    failed = set(bad)  # the files PIL could not open, and those it could not decode
     for s in SPLITS:
         outs[s].close()
         y = np.zeros((len(labels[s]), len(classes)), np.float32) if multi else np.array(labels[s], np.int64)
@@ -250,7 +249,7 @@ def decode_images(items:list, # (path, label, split or None) per image
             for i, ls in enumerate(labels[s]): y[i, list(ls)] = 1
         np.save(dest/f'y_{s}.npy', y)
     meta = dict(version=CACHE_VERSION, size=size, channels=c, n={s: k[s] for s in SPLITS}, converted=converted,
-                skipped=[str(p) for p in bad], split=how, source_px=source_px([d for p, d in dims.items() if p not in failed]), seconds=round(time.perf_counter() - t, 2))
+                skipped=[str(p) for p in bad], split=how, source_px=source_px([d for p, d in dims.items() if p not in skip]), seconds=round(time.perf_counter() - t, 2))
     (dest/'meta.json').write_text(json.dumps(meta))
     return meta
 
