@@ -8,7 +8,8 @@ best epoch by validation loss) as it is ('current') and with variants fixed befo
 augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_cnn` at 1e-3 and 1e-2 around its
 3e-3; batch size 64 and 256 around its 128, with the step budget scaled so that every run trains the same 56 epochs; the
 dropout before its classifier at 0 and 0.5 around its 0.25; its 28 px images enlarged on the device to 64 px, as the
-backbones see them), for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the weights pathfast would
+backbones see them; its filters per stage halved and doubled around its 16/32/64/128; fastai's one-cycle warm-up fraction
+`pct_start` at 0.1 and 0.5 around its 0.25), for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the weights pathfast would
 test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
@@ -21,6 +22,11 @@ lower by more than the larger accuracy sd. If several pass, the one with the low
     python bench/regularisation.py --data-dir ../shared/data --variants current,bs64,bs256
     python bench/regularisation.py --data-dir ../shared/data --variants current,drop0,drop0.5
     python bench/regularisation.py --data-dir ../shared/data --variants current,cnn64
+    python bench/regularisation.py --data-dir ../shared/data --variants current,narrow,wide --device cuda
+    python bench/regularisation.py --data-dir ../shared/data --variants current,pct0.1,pct0.5 --device cuda
+
+`--device cuda` trains on a GPU (bf16 there), where a twice as wide CNN (about 4x the work) is not cut by the time cap;
+compare variants only with a 'current' from the same device.
 """
 import argparse, time, warnings
 warnings.filterwarnings('ignore')
@@ -37,7 +43,8 @@ from pathfast.train import RunSpec, train_run, cpu_has_bf16
 from convergence import Grab, tested_valid
 
 CURRENT = dict(pd_.AUG)
-VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Config` (`CONFIG`), `PathCNN`'s dropout ('p') or its input ('px')
+VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Config` (`CONFIG`), `PathCNN`'s dropout ('p'),
+             # its filters per stage ('widths') or its input ('px'), or the one-cycle's warm-up fraction ('pct_start')
     'current': {},
     'geometry': dict(max_rotate=15., max_zoom=1.25, max_warp=0.3),
     'lighting': dict(max_lighting=0.4),
@@ -47,9 +54,23 @@ VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Confi
     'bs64': dict(bs=64, steps=4050), 'bs256': dict(bs=256, steps=1000),  # 4,708 images: 56 epochs each, as at bs 128
     'drop0': dict(p=0.), 'drop0.5': dict(p=0.5),
     'cnn64': dict(px=64),
+    'narrow': dict(widths=(8, 16, 32, 64)), 'wide': dict(widths=(32, 64, 128, 256)),
+    'pct0.1': dict(pct_start=0.1), 'pct0.5': dict(pct_start=0.5),  # fastai's default 0.25
 }
 CONFIG = ('lr_cnn', 'bs', 'steps')
-CNN_DEFAULTS, INPUT_SIZE = PathCNN.__init__.__defaults__, pt.input_size
+CNN_DEFAULTS, INPUT_SIZE, FIT = PathCNN.__init__.__defaults__, pt.input_size, pt._fit
+
+class Rates(Callback):
+    "The learning rate of every training step, per fit (the timing probe's, the training's, fits after it that train no step)"
+    def __init__(self): self.fits = []
+    def before_fit(self): self.fits.append([])
+    def after_batch(self):
+        if self.training: self.fits[-1].append(self.opt.hypers[-1]['lr'])
+
+def fit_with(**oc):
+    "`pathfast.train._fit` with these `fit_one_cycle` arguments added (the custom CNN's training calls it)"
+    def _fit(learn, epochs, lr, schedule, cbs, monitor='valid_loss', **kw): return FIT(learn, epochs, lr, schedule, cbs, monitor, **kw, **oc)
+    return _fit
 
 class WeightDecay(Callback):
     "Set the optimizer's weight decay once `fit` has set fastai's (`Learner.fit` applies `learn.wd` before `before_fit`)"
@@ -60,28 +81,37 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
     ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--variants', default=','.join(VARIANTS))
+    ap.add_argument('--device', default='cpu', help='cpu or cuda')
     a = ap.parse_args()
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
-    lines = [f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}, current AUG {CURRENT}",
+    where = torch.cuda.get_device_name() if a.device == 'cuda' else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
+    lines = [f"{where}, current AUG {CURRENT}",
              '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
     res = {}
     for name in a.variants.split(','):
         change = dict(VARIANTS[name]); wd = change.pop('wd', None); kw = {k: change.pop(k) for k in CONFIG if k in change}
-        PathCNN.__init__.__defaults__ = (*CNN_DEFAULTS[:-1], change.pop('p', CNN_DEFAULTS[-1]))  # (n_in, widths, p)
+        n_in, widths, p = CNN_DEFAULTS
+        PathCNN.__init__.__defaults__ = (n_in, change.pop('widths', widths), change.pop('p', p))
+        pct = change.pop('pct_start', None)
+        pt._fit = fit_with(pct_start=pct) if pct else FIT
         px = change.pop('px', None)  # `train_run` asks `input_size` what the network sees: the CNN gets the data's size
         pt.input_size = (lambda spec, size, resize: px) if px else INPUT_SIZE
         pd_.AUG.clear(); pd_.AUG.update(CURRENT, **change)
         for seed in map(int, a.seeds.split(',')):
-            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device='cpu', seed=seed, **kw)
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device=a.device, seed=seed, **kw)
             t = time.time()
-            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), *([WeightDecay(wd)] if wd else [])])
+            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), rates := Rates(), *([WeightDecay(wd)] if wd else [])])
             if wd: assert all(h['wd'] == wd for h in Grab.learner.opt.hypers), 'the weight decay did not reach the optimizer'
             if 'lr_cnn' in kw: assert r.lrs == {'one_cycle': kw['lr_cnn']}, f'the learning rate did not reach the run: {r.lrs}'
             if 'bs' in kw: assert Grab.learner.dls.train.bs == kw['bs'], 'the batch size did not reach the run'
             drop = [m.p for m in Grab.learner.model.modules() if isinstance(m, torch.nn.Dropout)]
             assert drop == [PathCNN.__init__.__defaults__[-1]], f'the dropout did not reach the model: {drop}'
+            convs = [m.out_channels for m in Grab.learner.model.modules() if isinstance(m, torch.nn.Conv2d)][1::2]
+            assert tuple(convs) == PathCNN.__init__.__defaults__[1], f'the widths did not reach the model: {convs}'
+            lrs = np.array(max(rates.fits, key=len))  # the training's: one-cycle peaks after pct_start of its steps
+            assert abs(lrs.argmax() / len(lrs) - (pct or 0.25)) < 0.01, f'the warm-up fraction did not reach the run: {lrs.argmax() / len(lrs)}'
             seen = [c.size for c in Grab.learner.cbs if type(c).__name__ == 'ResizeBatch']
             assert seen == ([px] if px else []), f'the input size did not reach the run: {seen}'
             p, y, ce = tested_valid(Grab.learner)
