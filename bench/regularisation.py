@@ -1,5 +1,5 @@
 """Should pathfast regularise more than fastai's defaults (stronger augmentation, more weight decay), or train the custom CNN at
-another peak learning rate, batch size, dropout or input size? Judged on the VALIDATION split only.
+another peak learning rate, batch size, dropout, input size, width or one-cycle warm-up? Judged on the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
 0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
@@ -8,9 +8,9 @@ best epoch by validation loss) as it is ('current') and with variants fixed befo
 augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_cnn` at 1e-3 and 1e-2 around its
 3e-3; batch size 64 and 256 around its 128, with the step budget scaled so that every run trains the same 56 epochs; the
 dropout before its classifier at 0 and 0.5 around its 0.25; its 28 px images enlarged on the device to 64 px, as the
-backbones see them; its filters per stage halved and doubled around its 16/32/64/128; fastai's one-cycle warm-up fraction
-`pct_start` at 0.1 and 0.5 around its 0.25), for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the weights pathfast would
-test. The test split is not printed.
+backbones see them; its filters per stage halved and doubled around its 16/32/64/128; fastai's one-cycle warm-up
+fraction `pct_start` at 0.1 and 0.5 around its 0.25), for seeds 42, 43, 44, and prints the validation accuracy, loss and
+AUC of the weights pathfast would test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
 lower than the current one's by more than the larger of the two settings' seed sd AND its mean validation accuracy is not
@@ -92,8 +92,8 @@ def main():
     res = {}
     for name in a.variants.split(','):
         change = dict(VARIANTS[name]); wd = change.pop('wd', None); kw = {k: change.pop(k) for k in CONFIG if k in change}
-        n_in, widths, p = CNN_DEFAULTS
-        PathCNN.__init__.__defaults__ = (n_in, change.pop('widths', widths), change.pop('p', p))
+        n_in, widths, dropout = CNN_DEFAULTS
+        PathCNN.__init__.__defaults__ = (n_in, change.pop('widths', widths), change.pop('p', dropout))
         pct = change.pop('pct_start', None)
         pt._fit = fit_with(pct_start=pct) if pct else FIT
         px = change.pop('px', None)  # `train_run` asks `input_size` what the network sees: the CNN gets the data's size
