@@ -110,8 +110,8 @@ def main():
             assert drop == [PathCNN.__init__.__defaults__[-1]], f'the dropout did not reach the model: {drop}'
             convs = [m.out_channels for m in Grab.learner.model.modules() if isinstance(m, torch.nn.Conv2d)][1::2]
             assert tuple(convs) == PathCNN.__init__.__defaults__[1], f'the widths did not reach the model: {convs}'
-            lrs = np.array(max(rates.fits, key=len))  # the training's: one-cycle peaks after pct_start of its steps
-            assert abs(lrs.argmax() / len(lrs) - (pct or 0.25)) < 0.01, f'the warm-up fraction did not reach the run: {lrs.argmax() / len(lrs)}'
+            peak = np.argmax(max(rates.fits, key=len)) / (r.budget['epochs'] * r.budget['steps_per_epoch'])  # of the planned steps
+            assert abs(peak - (pct or 0.25)) < 0.01, f'the warm-up fraction did not reach the run: the rate peaked after {peak:.3f} of the steps'
             seen = [c.size for c in Grab.learner.cbs if type(c).__name__ == 'ResizeBatch']
             assert seen == ([px] if px else []), f'the input size did not reach the run: {seen}'
             p, y, ce = tested_valid(Grab.learner)
