@@ -84,7 +84,7 @@ def main():
     ap.add_argument('--device', default='cpu', help='cpu or cuda')
     a = ap.parse_args()
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
-    where = torch.cuda.get_device_name() if a.device == 'cuda' else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
+    where = torch.cuda.get_device_name(a.device) if a.device.startswith('cuda') else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
     lines = [f"{where}, current AUG {CURRENT}",
              '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|']
