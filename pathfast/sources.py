@@ -230,7 +230,7 @@ def decode_images(items:list, # (path, label, split or None) per image
     t = time.perf_counter()
     c, converted, bad, dims = _survey([p for p, y, s in items])
     skip = set(bad)
-    items = [it for it in items if it[0] not in skip]
+    items = [it for it in items if it[0] not in skip]  # `dims` holds the rest: an image that then fails to decode leaves it too
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
     items = [(p, y, s) for (p, y, _), s in zip(items, splits)]
     check_fits(len(items) * size * size * c, f"{len(items):,} images at {size}x{size}x{c}", dest.parent)
@@ -240,7 +240,7 @@ def decode_images(items:list, # (path, label, split or None) per image
     with ThreadPoolExecutor(os.cpu_count() or 1) as ex:
         decoded = ex.map(_decode, [(p, size, c) for s, y, p in order], chunksize=64)
         for (s, y, p), a in zip(order, _bar(decoded, len(order), f"decoding {what}")):
-            if a is None: bad.append(p); skip.add(p); continue
+            if a is None: bad.append(p); del dims[p]; continue
             outs[s].write(np.ascontiguousarray(a).tobytes()); k[s] += 1; labels[s].append(y)
     for s in SPLITS:
         outs[s].close()
@@ -249,7 +249,7 @@ def decode_images(items:list, # (path, label, split or None) per image
             for i, ls in enumerate(labels[s]): y[i, list(ls)] = 1
         np.save(dest/f'y_{s}.npy', y)
     meta = dict(version=CACHE_VERSION, size=size, channels=c, n={s: k[s] for s in SPLITS}, converted=converted,
-                skipped=[str(p) for p in bad], split=how, source_px=source_px([d for p, d in dims.items() if p not in skip]), seconds=round(time.perf_counter() - t, 2))
+                skipped=[str(p) for p in bad], split=how, source_px=source_px(list(dims.values())), seconds=round(time.perf_counter() - t, 2))
     (dest/'meta.json').write_text(json.dumps(meta))
     return meta
 
