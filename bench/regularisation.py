@@ -77,6 +77,23 @@ class WeightDecay(Callback):
     def __init__(self, wd): self.wd = wd
     def before_fit(self): self.learn.opt.set_hypers(wd=self.wd)
 
+def summary(res:dict, base:str='current')->list:
+    "Markdown lines: each variant's mean ± sd over seeds, then the decision rule's verdict against `base`"
+    lines = ['', '| variant | valid acc | valid loss | valid AUC |', '|---|---:|---:|---:|']
+    for name, v in res.items():
+        m, s = np.mean(v, 0), np.std(v, 0, ddof=1) if len(v) > 1 else np.zeros(3)
+        lines.append(f"| {name} | {m[0]:.4f} ± {s[0]:.4f} | {m[1]:.4f} ± {s[1]:.4f} | {m[2]:.4f} ± {s[2]:.4f} |")
+    if base in res:
+        c = np.array(res[base])
+        for name, v in res.items():
+            if name == base: continue
+            v = np.array(v)
+            sd_loss = max(c[:, 1].std(ddof=1), v[:, 1].std(ddof=1)); sd_acc = max(c[:, 0].std(ddof=1), v[:, 0].std(ddof=1))
+            ok = c[:, 1].mean() - v[:, 1].mean() > sd_loss and c[:, 0].mean() - v[:, 0].mean() <= sd_acc
+            lines.append(f"- {name}: loss lower by {c[:, 1].mean() - v[:, 1].mean():+.4f} (needs > {sd_loss:.4f}), "
+                         f"accuracy lower by {c[:, 0].mean() - v[:, 0].mean():+.4f} (may be <= {sd_acc:.4f}): {'passes' if ok else 'fails'}")
+    return lines
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
@@ -120,19 +137,7 @@ def main():
             row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
             lines.append(row); print(row, flush=True)
             if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
-    lines += ['', '| variant | valid acc | valid loss | valid AUC |', '|---|---:|---:|---:|']
-    for name, v in res.items():
-        m, s = np.mean(v, 0), np.std(v, 0, ddof=1) if len(v) > 1 else np.zeros(3)
-        lines.append(f"| {name} | {m[0]:.4f} ± {s[0]:.4f} | {m[1]:.4f} ± {s[1]:.4f} | {m[2]:.4f} ± {s[2]:.4f} |")
-    if 'current' in res:
-        c = np.array(res['current'])
-        for name, v in res.items():
-            if name == 'current': continue
-            v = np.array(v)
-            sd_loss = max(c[:, 1].std(ddof=1), v[:, 1].std(ddof=1)); sd_acc = max(c[:, 0].std(ddof=1), v[:, 0].std(ddof=1))
-            ok = c[:, 1].mean() - v[:, 1].mean() > sd_loss and c[:, 0].mean() - v[:, 0].mean() <= sd_acc
-            lines.append(f"- {name}: loss lower by {c[:, 1].mean() - v[:, 1].mean():+.4f} (needs > {sd_loss:.4f}), "
-                         f"accuracy lower by {c[:, 0].mean() - v[:, 0].mean():+.4f} (may be <= {sd_acc:.4f}): {'passes' if ok else 'fails'}")
+    lines += summary(res)
     print('\n'.join(lines[-(len(res) * 2 + 2):]), flush=True)
     if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
 
