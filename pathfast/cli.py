@@ -164,7 +164,7 @@ RENDER_ARGS = ('from_results', 'out', 'title', 'template', 'track', 'log')  # wh
 def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, demo:bool=False, images=None, csv=None,
            path_col=None, label_col=None, split_col=None, epochs=None, budget_minutes=None,
            steps=None, subset=None, bs=None, models=None, aug='off,on', aug_policy:str='auto', arch=None, no_pretrained:bool=False,
-           weights=None, resize=None, schedule:str='one_cycle', monitor:str='valid_loss', patience=None, label_smoothing=None, ema=None, tta=None,
+           weights=None, resize=None, finetune:str='full', schedule:str='one_cycle', monitor:str='valid_loss', patience=None, label_smoothing=None, ema=None, tta=None,
            seeds:int=1, device=None, precision:str='auto', seed:int=42, lr_find:bool=False, results_dir=None, out=None, title=None,
            template=None, from_results=None, force:bool=False, full:bool=False, track=None, no_export:bool=False, log=print)->Path:
     "Run (or resume) the experiment and render its report; returns the report's path (None in a data-parallel job's other processes)"
@@ -207,7 +207,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
                  epochs=preset['epochs'], steps=preset['steps'], budget_minutes=preset['budget_minutes'], bs=bs,
                  pretrained=not no_pretrained, weights=str(weights) if weights else None,
                  resize=Config.resize if resize is None else resize or None, seed=seed, device=device, precision=precision,
-                 subset=preset['subset'], lr_find=lr_find, schedule=schedule.replace('-', '_'), monitor=monitor, patience=patience or None,
+                 subset=preset['subset'], lr_find=lr_find, finetune=finetune, schedule=schedule.replace('-', '_'), monitor=monitor, patience=patience or None,
                  label_smoothing=Config.label_smoothing if label_smoothing is None else label_smoothing, ema=Config.ema if ema is None else ema,
                  tta=Config.tta if tta is None else tta, aug_policy=aug_policy, seeds=seeds)
     check_runs(cfg, weights=False)  # model names before any data is loaded; weights once the data is there
@@ -258,6 +258,7 @@ def pathfast_report(
     no_pretrained:store_true=False, # train every backbone from random weights (no ImageNet weights needed)
     weights:str=None, # a local state dict for the (single) pretrained backbone instead of its library's ImageNet weights
     resize:int=None, # backbones see smaller images enlarged on the device to this many pixels (0: never; default 64)
+    finetune:str='full', # a pretrained backbone's recipe: full (every layer from the first step at one rate; measured best on PneumoniaMNIST's validation split) or fastai (fastai's fine_tune: a frozen epoch, then discriminative rates)
     schedule:str='one_cycle', # learning-rate schedule: one_cycle, or plateau (constant, divided by 5 when validation stalls)
     monitor:str='valid_loss', # the validation score that picks the tested epoch: valid_loss or accuracy
     patience:int=None, # early stopping after this many epochs without a better validation score (default: off)
@@ -285,7 +286,7 @@ def pathfast_report(
     try: report(dataset=dataset, size=size, data_dir=data_dir, npz=npz, demo=demo, images=images, csv=csv, path_col=path_col,
                 label_col=label_col, split_col=split_col, epochs=epochs, budget_minutes=budget_minutes, steps=steps,
                 subset=subset, bs=bs, models=models, aug=aug, aug_policy=aug_policy, arch=arch, no_pretrained=no_pretrained,
-                weights=weights, resize=resize, schedule=schedule, monitor=monitor, patience=patience, label_smoothing=label_smoothing, ema=ema,
+                weights=weights, resize=resize, finetune=finetune, schedule=schedule, monitor=monitor, patience=patience, label_smoothing=label_smoothing, ema=ema,
                 tta=tta, seeds=seeds, device=device, precision=precision, seed=seed, lr_find=lr_find, results_dir=results_dir, out=out,
                 title=title, template=template, from_results=from_results, force=force, full=full, track=track, no_export=no_export)
     except PathfastError as e:

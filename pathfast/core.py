@@ -46,14 +46,15 @@ class Config:
     size:int=64 # image size: 28, 64, 128 or 224
     models:list=field(default_factory=lambda: ['cnn', 'resnet18']) # 'cnn' and backbone names; 'NAME:scratch' trains NAME from random weights
     aug:list=field(default_factory=lambda: list(AUG_SETTINGS)) # augmentation settings, each model trained once per setting
-    epochs:int|None=None # epochs per run, fixed (for a fine-tuned backbone the first `freeze_epochs` with the body frozen); None: from the budget
+    epochs:int|None=None # epochs per run, fixed (with `finetune='fastai'` the first `freeze_epochs` with the body frozen); None: from the budget
     steps:int=2000 # the budget: optimizer steps per run, turned into epochs for the data's size ...
     budget_minutes:float|None=None # ... and capped by this many minutes of training per run (None: no cap)
-    freeze_epochs:int=1 # epochs of a fine-tune with the pretrained body frozen
+    finetune:str='full' # a pretrained backbone's recipe: 'full' (every layer from the first step, one-cycle at `lr_backbone`, as from scratch) or 'fastai' (fastai's `fine_tune`)
+    freeze_epochs:int=1 # with `finetune='fastai'`: epochs with the pretrained body frozen, first
     bs:int|None=None # batch size; None: 128, halved until an epoch has at least 8 steps on small training sets
     lr_cnn:float=3e-3 # one-cycle peak learning rate of the custom CNN
-    lr_backbone:float=2e-3 # base learning rate of a backbone (fastai's `fine_tune` default)
-    lr_mult:int=100 # ratio of the head's to the first layers' learning rate once unfrozen
+    lr_backbone:float=2e-3 # one-cycle peak learning rate of a backbone (fastai's `fine_tune` default; with `finetune='fastai'` the frozen phase's, halved once unfrozen)
+    lr_mult:int=100 # with `finetune='fastai'`: ratio of the head's to the first layers' learning rate once unfrozen
     pretrained:bool=True # False: every backbone from random weights
     weights:str|None=None # a local state dict for the (single) pretrained backbone
     resize:int|None=64 # backbones see smaller images enlarged on the device to this many pixels (None: never)
@@ -83,6 +84,7 @@ class Config:
         if self.monitor not in ('valid_loss', 'accuracy'): raise PathfastError(f"unknown --monitor {self.monitor!r}: use valid_loss or accuracy")
         if self.aug_policy not in ('auto', 'dihedral', 'mirror', 'upright'):
             raise PathfastError(f"unknown augmentation policy {self.aug_policy!r}: use auto, dihedral, mirror or upright")
+        if self.finetune not in ('full', 'fastai'): raise PathfastError(f"unknown --finetune {self.finetune!r}: use full or fastai")
         if self.freeze_epochs < 0: raise PathfastError(f"--freeze-epochs must be 0 or more, got {self.freeze_epochs}")
         if self.subset is not None and self.subset < 1: raise PathfastError(f"--subset must be at least 1, got {self.subset}")
         if self.size is not None and self.size < 8: raise PathfastError(f"--size must be at least 8 pixels, got {self.size}")

@@ -337,7 +337,7 @@ def fit_scratch(learn:Learner, epochs:int, lr:float, hist:History, schedule:str=
 
 def fit_finetune(learn:Learner, epochs:int, lr:float, hist:History, freeze_epochs:int=1, lr_mult:int=100,
                  schedule:str='one_cycle', cbs:list|None=None, monitor:str='valid_loss', last_cbs:list|None=None)->dict:
-    "fastai's `fine_tune` recipe (frozen head phase, then unfrozen with discriminative rates); `last_cbs` join the unfrozen fit only"
+    "fastai's `fine_tune` recipe (`finetune='fastai'`: frozen head phase, then unfrozen with discriminative rates); `last_cbs` join the unfrozen fit only"
     freeze_epochs, cbs = min(freeze_epochs, epochs - 1), cbs or []
     lrs = {}
     if freeze_epochs:
@@ -534,6 +534,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     dls = get_dls(data, distrib.local_bs(bs), spec.augment, device, opts['aug_policy']['name'], seed=seed)
     if w > 1: dls.loaders[:2] = [distrib.ShardDL(dl) for dl in dls.loaders[:2]]  # each process: its share of every epoch
     learn = make_learner(spec, dls, cfg)
+    if spec.pretrained and cfg.finetune == 'full': learn.unfreeze()  # every layer trains from the first step, as from scratch ("Training recipes")
     if not distrib.is_main(): learn.remove_cb(ProgressCallback); learn.logger = noop  # one process prints (fastai's test is `logger != noop`)
     precision = pick_precision(device, cfg.precision, learn.model)
     hist, size = History(), input_size(spec, data.size, cfg.resize)
@@ -547,7 +548,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
             suggestion = lr = distrib.bcast(suggestion)  # the main process's
     secs = tries = None
     if cfg.epochs is None and cfg.budget_minutes:
-        if spec.pretrained: learn.unfreeze()  # time the steps most epochs take: a frozen body's are about a third cheaper (`fit_finetune` freezes it again)
+        if spec.pretrained: learn.unfreeze()  # time the steps most epochs take: a frozen body's are about a third cheaper (fastai's recipe, `fit_finetune`, freezes it again)
         with learn.removed_cbs(hist), distrib.alone(): secs, tries = probe_epoch_seconds(learn, len(dls.train), cfg)  # each process on its own share
         secs, tries = distrib.bcast((secs, tries))
     if w > 1: torch.manual_seed(seed + distrib.rank())  # each process its own augmentation and dropout draws
@@ -558,7 +559,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     opts['ema'], ema = ema_options(steps, frac), [EMAWeights(ema_memory(steps, frac))] if frac else []  # its memory follows the planned steps
     _sync(device); t = time.perf_counter()
     with learn.distrib_ctx(sync_bn=device.type == 'cuda', cpu=device.type == 'cpu') if w > 1 else nullcontext():  # DDP through accelerate; SyncBatchNorm needs GPUs
-        if spec.pretrained: lrs = fit_finetune(learn, plan['epochs'], lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.schedule, [best, *stops], cfg.monitor, early)
+        if spec.pretrained and cfg.finetune == 'fastai': lrs = fit_finetune(learn, plan['epochs'], lr, hist, cfg.freeze_epochs, cfg.lr_mult, cfg.schedule, [best, *stops], cfg.monitor, early)
         else: lrs = fit_scratch(learn, plan['epochs'], lr, hist, cfg.schedule, [*ema, best, *stops, *early], cfg.monitor)
     _sync(device); secs = time.perf_counter() - t
     best_epoch = best.restore(learn.model)

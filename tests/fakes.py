@@ -150,12 +150,12 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
     plain = draw(0., .5)
     main = draw(.006, .45) if tta else plain
     res = _metrics(y, main, classes, task)
-    if spec['pretrained']:  # as training fine-tunes: frozen head phase, then unfrozen at half the rate with discriminative LRs
+    if spec['pretrained'] and cfg.finetune == 'fastai':  # as fastai's recipe trains: frozen head phase, then unfrozen at half the rate with discriminative LRs
         fz, lr = min(cfg.freeze_epochs, plan['epochs'] - 1), cfg.lr_backbone
         phases = ['frozen'] * fz + ['unfrozen'] * (plan['epochs'] - fz)
         lrs = {'frozen': lr} if fz else {}
         lrs['unfrozen'] = [lr / 2 / cfg.lr_mult, lr / 2]
-    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: cfg.lr_cnn if spec['model'] == 'cnn' else cfg.lr_backbone}
+    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: cfg.lr_cnn if spec['model'] == 'cnn' else cfg.lr_backbone}  # from scratch, or a full fine-tune
     hist = _history(rng, phases, float(np.clip(res['metrics']['accuracy'] + rng.normal(.025, .01), 0, 1)))
     if cfg.patience: hist = hist[:_stop(hist, cfg.monitor, cfg.patience, fz)]
     scores = [-e['valid_loss'] if cfg.monitor == 'valid_loss' else e['accuracy'] for e in hist]
