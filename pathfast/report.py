@@ -19,7 +19,7 @@ from .data import MULTI_LABEL, INFO
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, best_scored, names, subset_cuts, averaged, run_machines, store_machine)
+                           monitor, best_run, best_scored, names, subset_cuts, averaged, finetune_recipe, run_machines, store_machine)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -310,17 +310,11 @@ def _frozen_epochs(store:dict)->int:
     cfg = store['manifest'].get('config', {})
     return max(0, min(cfg.get('freeze_epochs') or 0, (cfg.get('epochs') or 2) - 1))  # a budget's epochs are known once a run ends: 2 or more
 
-def _recipe(store:dict)->str:
-    "How the fine-tuned runs trained: 'fastai' where one recorded a frozen or discriminative phase, else 'full' once one finished, else the setting"
-    done = [v for s, v in finished(store) if s['pretrained']]
-    if any({'frozen', 'unfrozen'} & set(v.get('lrs') or {}) for v in done): return 'fastai'
-    return 'full' if done else store['manifest'].get('config', {}).get('finetune', 'fastai')  # a store from before the setting: fastai's recipe
-
 def _training(store:dict)->tuple:
     "What the training prose says (who trains from scratch, who is fine-tuned, any frozen phase, budget, options) and the settings that apply"
     m, specs, (score, best, better) = store['manifest'], store['specs'], monitor(store)
     cfg, tuned = m.get('config', {}), [s for s in specs if s['pretrained']]
-    recipe = _recipe(store) if tuned else None
+    recipe = finetune_recipe(store)
     frozen, plateau = _frozen_epochs(store) if recipe == 'fastai' else 0, cfg.get('schedule') == 'plateau'
     avg, done = averaged(store), [s for s, _ in finished(store)]  # the runs that validated and tested an average of their weights; those that finished
     ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
@@ -333,7 +327,7 @@ def _training(store:dict)->tuple:
     rows += [('Epochs with the pretrained body frozen, first', frozen)] if recipe == 'fastai' else []
     rows += [('Batch size', (m.get('batch') or {}).get('why', cfg.get('bs')))]
     rows += [(f"{'LR' if plateau else 'Max LR'}, {archs(cnn)}", cfg.get('lr_cnn'))] if cnn else []
-    rows += ([(f'Base LR, {archs(other)}', cfg.get('lr_backbone'))] if other else [])
+    rows += ([(f"{'Base LR' if recipe == 'fastai' else 'LR' if plateau else 'Max LR'}, {archs(other)}", cfg.get('lr_backbone'))] if other else [])  # fastai's: halved once unfrozen
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if recipe == 'fastai' else []
     rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
              ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive', 'metric_keys',
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
-           'aug_pairs', 'names', 'finished', 'averaged', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p',
-           'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
+           'aug_pairs', 'names', 'finished', 'averaged', 'finetune_recipe', 'report_title', 'fmt_num', 'pct', 'fmt_ci',
+           'fmt_p', 'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
            'best_scored', 'subset_cuts', 'run_machines', 'store_machine']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
@@ -103,6 +103,13 @@ def finished(store:dict)->list:
 def averaged(store:dict)->list:
     "The specs of the finished runs that validated and tested an average of their weights (they record `options.ema`)"
     return [s for s, v in finished(store) if (v.get('options') or {}).get('ema')]
+
+def finetune_recipe(store:dict)->str|None:
+    "How the grid's fine-tuned runs trained: 'fastai' where one recorded a frozen or discriminative phase, else 'full' once one finished, else the setting; None without one"
+    if not any(s['pretrained'] for s in store['specs']): return None
+    done = [v for s, v in finished(store) if s['pretrained']]
+    if any({'frozen', 'unfrozen'} & set(v.get('lrs') or {}) for v in done): return 'fastai'
+    return 'full' if done else store['manifest'].get('config', {}).get('finetune', 'fastai')  # a store from before the setting: fastai's recipe
 
 def report_title(store:dict)->str:
     "The data set and what ran: which models from scratch, which fine-tuned, with or without augmentation"
