@@ -32,19 +32,16 @@ makes the ImageNet weights worth more than random ones on this data. The measure
     python bench/finetune.py --data-dir ../shared/data --epochs 8 --against fastai \
         --variants fastai,mult10,lr1e-2,freeze0,litenorm,uniform,scratch
 """
-import argparse, time, warnings
+import time, warnings
 warnings.filterwarnings('ignore')
-from pathlib import Path
 import numpy as np, torch
 from fastai.vision.all import Callback, Normalize
-from medmnist.evaluator import getAUC
 import pathfast.data as pd_
 from pathfast.core import Config
-from pathfast.data import load_medmnist
 import pathfast.train as pt
-from pathfast.train import RunSpec, train_run, cpu_has_bf16
-from convergence import Grab, tested_valid
-from regularisation import summary
+from pathfast.train import RunSpec, train_run
+from convergence import Grab
+from regularisation import parser, start, record, finish
 
 MODEL = 'efficientnet_lite0'
 FASTAI = dict(finetune='fastai')
@@ -68,18 +65,10 @@ def fit_uniform(learn, epochs, lr, hist, freeze_epochs=1, lr_mult=100, schedule=
     return pt.fit_scratch(learn, epochs, lr, hist, schedule, [*(cbs or []), *(last_cbs or [])], monitor)
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
-    ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--variants', default=','.join(VARIANTS))
-    ap.add_argument('--epochs', type=int, default=8); ap.add_argument('--device', default='cpu', help='cpu or cuda')
-    ap.add_argument('--against', default='current', help='the variant the others are compared with')
+    ap = parser(VARIANTS)
+    ap.add_argument('--epochs', type=int, default=8); ap.add_argument('--against', default='current', help='the variant the others are compared with')
     a = ap.parse_args()
-    data = load_medmnist('pneumoniamnist', 28, a.data_dir)
-    where = torch.cuda.get_device_name(a.device) if a.device.startswith('cuda') else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
-    lines = [f"{where}, {MODEL} with augmentation, {a.epochs} epochs",
-             '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
-    print('\n'.join(lines), flush=True)
+    data, lines = start(a, f"{MODEL} with augmentation, {a.epochs} epochs")
     res = {}
     for name in a.variants.split(','):
         change = dict(VARIANTS[name])
@@ -104,15 +93,8 @@ def main():
                 assert n_frozen == cfg.freeze_epochs * r.budget['steps_per_epoch'], f'{n_frozen} steps frozen, not {cfg.freeze_epochs} epochs'
                 assert np.allclose(last[[0, -1]], [cfg.lr_backbone / 2 / cfg.lr_mult, cfg.lr_backbone / 2], rtol=1e-3), f'the unfrozen rates did not reach the run: {last}'
             assert r.pretrained == (not scratch) and r.epochs == a.epochs
-            p, y, ce = tested_valid(learn)
-            acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
-            res.setdefault(name, []).append((acc, ce, auc))
-            row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
-            lines.append(row); print(row, flush=True)
-            if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+            record(a, data, res, lines, name, seed, r, learn, t)
     pd_.NORM.update(NORM); pt.fit_finetune = FINETUNE
-    lines += summary(res, a.against)
-    print('\n'.join(lines[-(len(res) * 2 + 2):]), flush=True)
-    if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+    finish(a, res, lines, a.against)
 
 if __name__ == '__main__': main()

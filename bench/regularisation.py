@@ -94,18 +94,41 @@ def summary(res:dict, base:str='current')->list:
                          f"accuracy lower by {c[:, 0].mean() - v[:, 0].mean():+.4f} (may be <= {sd_acc:.4f}): {'passes' if ok else 'fails'}")
     return lines
 
-def main():
+def parser(variants)->argparse.ArgumentParser:
+    "The arguments every variant script takes: the data, the output file, the seeds, the variants, the device"
     ap = argparse.ArgumentParser()
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
-    ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--variants', default=','.join(VARIANTS))
+    ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--variants', default=','.join(variants))
     ap.add_argument('--device', default='cpu', help='cpu or cuda')
-    a = ap.parse_args()
+    return ap
+
+def start(a, what:str)->tuple:
+    "The real PneumoniaMNIST at 28 px, and the results table's first lines (the machine, then `what`), printed"
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
     where = torch.cuda.get_device_name(a.device) if a.device.startswith('cuda') else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
-    lines = [f"{where}, current AUG {CURRENT}",
-             '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
+    lines = [f"{where}, {what}", '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|']
     print('\n'.join(lines), flush=True)
+    return data, lines
+
+def record(a, data, res:dict, lines:list, name:str, seed:int, r, learn, t:float):
+    "Score the validation split with the weights the run tests, add the row to `res` and `lines`, print it, write `--out`"
+    p, y, ce = tested_valid(learn)
+    acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
+    res.setdefault(name, []).append((acc, ce, auc))
+    row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
+    lines.append(row); print(row, flush=True)
+    if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+
+def finish(a, res:dict, lines:list, base:str='current'):
+    "The summary and the decision rule's verdicts, printed and written to `--out`"
+    lines += summary(res, base)
+    print('\n'.join(lines[-(len(res) * 2 + 2):]), flush=True)
+    if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+
+def main():
+    a = parser(VARIANTS).parse_args()
+    data, lines = start(a, f"current AUG {CURRENT}")
     res = {}
     for name in a.variants.split(','):
         change = dict(VARIANTS[name]); wd = change.pop('wd', None); kw = {k: change.pop(k) for k in CONFIG if k in change}
@@ -131,14 +154,7 @@ def main():
             assert abs(peak - (pct or 0.25)) < 0.01, f'the warm-up fraction did not reach the run: the rate peaked after {peak:.3f} of the steps'
             seen = [c.size for c in Grab.learner.cbs if type(c).__name__ == 'ResizeBatch']
             assert seen == ([px] if px else []), f'the input size did not reach the run: {seen}'
-            p, y, ce = tested_valid(Grab.learner)
-            acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
-            res.setdefault(name, []).append((acc, ce, auc))
-            row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
-            lines.append(row); print(row, flush=True)
-            if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
-    lines += summary(res)
-    print('\n'.join(lines[-(len(res) * 2 + 2):]), flush=True)
-    if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+            record(a, data, res, lines, name, seed, r, Grab.learner, t)
+    finish(a, res, lines)
 
 if __name__ == '__main__': main()
