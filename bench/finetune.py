@@ -6,7 +6,8 @@ with the body frozen at `lr_backbone` 2e-3, then everything unfrozen at `slice(l
 inputs normalised with ImageNet's statistics) did worse than the same network from random weights, on a CPU and with 56
 epochs on a GPU, validation included. Those settings were fastai's, never measured here. This script fine-tunes
 EfficientNet-Lite0 with augmentation for a fixed number of epochs (every other default: the best epoch by validation
-loss, no weight average for a depthwise network) with pathfast's recipe ('current') and with variants fixed before their
+loss, no weight average for a depthwise network) with pathfast's recipe ('current': `--finetune full`, every layer from the
+first step at one rate, one-cycle at `lr_backbone`, as a network from scratch trains) and with variants fixed before their
 first run:
 
 - `fastai`: fastai's `fine_tune` recipe (`--finetune fastai`), pathfast's default until this script measured it;
@@ -15,8 +16,6 @@ first run:
 - `freeze0`: fastai's, with `freeze_epochs` 0 (no frozen epoch);
 - `litenorm`: fastai's, with inputs normalised as EfficientNet-Lite was trained (mean 0.5, sd 0.5 per channel: TensorFlow's
   (x - 127) / 128);
-- `uniform`: every layer from the first step at one rate, one-cycle at `lr_backbone` (the recipe of a network from
-  scratch, from the ImageNet weights), made by replacing `fit_finetune`: what `--finetune full`, now 'current', does;
 - `scratch`: the same network from random weights with its own recipe: a reference, not a candidate.
 
 for seeds 42, 43, 44, and prints the validation accuracy, loss and AUC of the weights pathfast would test. The test split
@@ -26,43 +25,30 @@ Decision rule, written before the first run (the custom CNN's, `regularisation.p
 if its 3-seed mean validation loss is lower than the baseline's (`--against`) by more than the larger of the two
 settings' seed sd AND its mean validation accuracy is not lower by more than the larger accuracy sd. If several pass, the
 one with the lowest mean loss. Otherwise nothing changes. `scratch` is compared the same way, to say whether any recipe
-makes the ImageNet weights worth more than random ones on this data. The measurement that made `uniform` the default
-(then 'current' was fastai's recipe; `bench/results/finetune-pneumoniamnist-28.md`):
+makes the ImageNet weights worth more than random ones on this data. The measurement that made the full fine-tune the
+default (`bench/results/finetune-pneumoniamnist-28.md`; its table calls fastai's recipe 'current', as it then was, and
+the full fine-tune 'uniform', which the script then made by replacing `fit_finetune`; 'current' now gives the same digits):
 
     python bench/finetune.py --data-dir ../shared/data --epochs 8 --against fastai \
-        --variants fastai,mult10,lr1e-2,freeze0,litenorm,uniform,scratch
+        --variants fastai,mult10,lr1e-2,freeze0,litenorm,current,scratch
 """
 import time, warnings
 warnings.filterwarnings('ignore')
 import numpy as np, torch
-from fastai.vision.all import Callback, Normalize
+from fastai.vision.all import Normalize
 import pathfast.data as pd_
 from pathfast.core import Config
-import pathfast.train as pt
 from pathfast.train import RunSpec, train_run
 from convergence import Grab
-from regularisation import parser, start, record, finish
+from regularisation import Rates, parser, start, record, finish
 
 MODEL = 'efficientnet_lite0'
 FASTAI = dict(finetune='fastai')
-VARIANTS = {  # name: `Config` fields, the inputs' normalisation ('norm'), the recipe ('uniform'), or the starting weights ('scratch')
+VARIANTS = {  # name: `Config` fields, the inputs' normalisation ('norm'), or the starting weights ('scratch')
     'current': {}, 'fastai': FASTAI, 'mult10': dict(FASTAI, lr_mult=10), 'lr1e-2': dict(FASTAI, lr_backbone=1e-2),
-    'freeze0': dict(FASTAI, freeze_epochs=0), 'litenorm': dict(FASTAI, norm=([0.5] * 3, [0.5] * 3)),
-    'uniform': dict(FASTAI, uniform=True), 'scratch': dict(scratch=True),
+    'freeze0': dict(FASTAI, freeze_epochs=0), 'litenorm': dict(FASTAI, norm=([0.5] * 3, [0.5] * 3)), 'scratch': dict(scratch=True),
 }
-NORM, FINETUNE = dict(pd_.NORM), pt.fit_finetune
-
-class Rates(Callback):
-    "Every parameter group's learning rate at every training step, per fit"
-    def __init__(self): self.fits = []
-    def before_fit(self): self.fits.append([])
-    def after_batch(self):
-        if self.training: self.fits[-1].append([h['lr'] for h in self.opt.hypers])
-
-def fit_uniform(learn, epochs, lr, hist, freeze_epochs=1, lr_mult=100, schedule='one_cycle', cbs=None, monitor='valid_loss', last_cbs=None):
-    "In place of `pathfast.train.fit_finetune`: every layer unfrozen from the first step, one rate, as a network from scratch trains"
-    learn.unfreeze()
-    return pt.fit_scratch(learn, epochs, lr, hist, schedule, [*(cbs or []), *(last_cbs or [])], monitor)
+NORM = dict(pd_.NORM)
 
 def main():
     ap = parser(VARIANTS)
@@ -74,8 +60,7 @@ def main():
         change = dict(VARIANTS[name])
         mean, std = change.pop('norm', (NORM['mean'], NORM['std']))
         pd_.NORM.update(mean=mean, std=std)
-        uniform, scratch = change.pop('uniform', False), change.pop('scratch', False)
-        pt.fit_finetune = fit_uniform if uniform else FINETUNE
+        scratch = change.pop('scratch', False)
         for seed in map(int, a.seeds.split(',')):
             cfg = Config(dataset='pneumoniamnist', size=28, device=a.device, seed=seed, epochs=a.epochs, **change)
             t = time.time()
@@ -86,7 +71,7 @@ def main():
                 and torch.allclose(norm[0].std.flatten().cpu(), torch.tensor(std)), 'the normalisation did not reach the run'
             fits = [np.array(f) for f in rates.fits if f]
             last = fits[-1].max(0)  # each group's peak rate in the fit that ends the run
-            if scratch or uniform or cfg.finetune == 'full':
+            if scratch or cfg.finetune == 'full':
                 assert len(fits) == 1 and np.allclose(last, cfg.lr_backbone, rtol=1e-3), f'not one rate for every layer: {last}'
             else:
                 n_frozen = sum(f.shape[0] for f in fits[:-1])
@@ -94,7 +79,7 @@ def main():
                 assert np.allclose(last[[0, -1]], [cfg.lr_backbone / 2 / cfg.lr_mult, cfg.lr_backbone / 2], rtol=1e-3), f'the unfrozen rates did not reach the run: {last}'
             assert r.pretrained == (not scratch) and r.epochs == a.epochs
             record(a, data, res, lines, name, seed, r, learn, t)
-    pd_.NORM.update(NORM); pt.fit_finetune = FINETUNE
+    pd_.NORM.update(NORM)
     finish(a, res, lines, a.against)
 
 if __name__ == '__main__': main()

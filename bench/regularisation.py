@@ -61,11 +61,11 @@ CONFIG = ('lr_cnn', 'bs', 'steps')
 CNN_DEFAULTS, INPUT_SIZE, FIT = PathCNN.__init__.__defaults__, pt.input_size, pt._fit
 
 class Rates(Callback):
-    "The learning rate of every training step, per fit (the timing probe's, the training's, fits after it that train no step)"
+    "Every parameter group's learning rate at every training step, per fit (the timing probe's, the training's, fits after it that train no step)"
     def __init__(self): self.fits = []
     def before_fit(self): self.fits.append([])
     def after_batch(self):
-        if self.training: self.fits[-1].append(self.opt.hypers[-1]['lr'])
+        if self.training: self.fits[-1].append([h['lr'] for h in self.opt.hypers])
 
 def fit_with(**oc):
     "`pathfast.train._fit` with these `fit_one_cycle` arguments added (the custom CNN's training calls it)"
@@ -150,7 +150,7 @@ def main():
             assert drop == [PathCNN.__init__.__defaults__[-1]], f'the dropout did not reach the model: {drop}'
             convs = [m.out_channels for m in Grab.learner.model.modules() if isinstance(m, torch.nn.Conv2d)][1::2]
             assert tuple(convs) == PathCNN.__init__.__defaults__[1], f'the widths did not reach the model: {convs}'
-            peak = np.argmax(max(rates.fits, key=len)) / (r.budget['epochs'] * r.budget['steps_per_epoch'])  # of the planned steps
+            peak = np.argmax(np.array(max(rates.fits, key=len))[:, -1]) / (r.budget['epochs'] * r.budget['steps_per_epoch'])  # of the planned steps
             assert abs(peak - (pct or 0.25)) < 0.01, f'the warm-up fraction did not reach the run: the rate peaked after {peak:.3f} of the steps'
             seen = [c.size for c in Grab.learner.cbs if type(c).__name__ == 'ResizeBatch']
             assert seen == ([px] if px else []), f'the input size did not reach the run: {seen}'
