@@ -404,9 +404,12 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         how = 'leave out --no-pretrained' if cfg.get('pretrained') is False else 'add one to --models, e.g. --models cnn,efficientnet_lite0'
         out.append(dict(what=f'Fine-tune an ImageNet backbone ({how})',
                         why='every run of this grid trained from scratch, so the report cannot say what pretrained features add.'))
-    elif tr and any(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] > 0 for c in tr):
+    elif better := sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] > 0 for c in tr):
+        worse = sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)
         out.append(dict(what='A larger pretrained backbone (e.g. --models cnn,resnet50 or efficientnet_lite2)',
-                        why='fine-tuning was significantly more accurate than training from scratch here.'))
+                        why='fine-tuning was significantly more accurate than training from scratch '
+                            + ('here.' if better == len(tr) else f"in {better} of the {len(tr)} comparisons"
+                               + (f", and significantly less accurate in {worse}." if worse else '.'))))
     elif sized := bool(tr) and ds['size'] < 64:
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
