@@ -327,7 +327,9 @@ def _training(store:dict)->tuple:
     rows += [('Epochs with the pretrained body frozen, first', frozen)] if recipe == 'fastai' else []
     rows += [('Batch size', (m.get('batch') or {}).get('why', cfg.get('bs')))]
     rows += [(f"{'LR' if plateau else 'Max LR'}, {archs(cnn)}", cfg.get('lr_cnn'))] if cnn else []
-    rows += ([(f"{'Base LR' if recipe == 'fastai' else 'LR' if plateau else 'Max LR'}, {archs(other)}", cfg.get('lr_backbone'))] if other else [])  # fastai's: halved once unfrozen
+    peak = 'LR' if plateau else 'Max LR'  # fastai's fine-tune halves its base LR once unfrozen; from scratch it is the one-cycle's peak
+    lr_name = peak if recipe != 'fastai' else 'Base LR' if all(s['pretrained'] for s in other) else f"Base LR (fine-tuned), {'LR' if plateau else 'max LR'} (from scratch)"
+    rows += ([(f"{lr_name}, {archs(other)}", cfg.get('lr_backbone'))] if other else [])
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if recipe == 'fastai' else []
     rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
              ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)
