@@ -49,11 +49,12 @@ class Config:
     epochs:int|None=None # epochs per run, fixed (with `finetune='fastai'` the first `freeze_epochs` with the body frozen); None: from the budget
     steps:int=2000 # the budget: optimizer steps per run, turned into epochs for the data's size ...
     budget_minutes:float|None=None # ... and capped by this many minutes of training per run (None: no cap)
-    finetune:str='full' # a pretrained backbone's recipe: 'full' (every layer from the first step, one-cycle at `lr_backbone`, as from scratch) or 'fastai' (fastai's `fine_tune`)
+    finetune:str='full' # a pretrained backbone's recipe: 'full' (every layer from the first step, one-cycle at `lr_finetune`, as from scratch) or 'fastai' (fastai's `fine_tune`)
     freeze_epochs:int=1 # with `finetune='fastai'`: epochs with the pretrained body frozen, first
     bs:int|None=None # batch size; None: 128, halved until an epoch has at least 8 steps on small training sets
     lr_cnn:float=3e-3 # one-cycle peak learning rate of the custom CNN
-    lr_backbone:float=2e-3 # one-cycle peak learning rate of a backbone (fastai's `fine_tune` default; with `finetune='fastai'` the frozen phase's, halved once unfrozen)
+    lr_backbone:float=2e-3 # one-cycle peak learning rate of a backbone from random weights (fastai's `fine_tune` default; with `finetune='fastai'` also a pretrained one's: the frozen phase's, halved once unfrozen)
+    lr_finetune:float=5e-3 # with `finetune='full'`: one-cycle peak learning rate of a pretrained backbone (measured: `bench/finetune.py`)
     lr_mult:int=100 # with `finetune='fastai'`: ratio of the head's to the first layers' learning rate once unfrozen
     pretrained:bool=True # False: every backbone from random weights
     weights:str|None=None # a local state dict for the (single) pretrained backbone

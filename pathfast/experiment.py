@@ -87,7 +87,7 @@ def _identity(m:dict)->dict:
 SETTING_NAMES = dict(  # `_identity`'s keys as the user knows them: an option, or what it is where no option sets it
     store='the store version', flag='--dataset', dataset='--dataset', size='--size', md5='the data file (its MD5)',
     n_samples='the number of images', classes='the classes', pretrained='--no-pretrained', freeze_epochs='the frozen epochs of a fine-tune',
-    lr_cnn="the CNN's learning rate", lr_backbone="the backbones' learning rate", lr_mult="a fine-tune's learning-rate ratio",
+    lr_cnn="the CNN's learning rate", lr_backbone="the backbones' learning rate", lr_finetune="a full fine-tune's learning rate", lr_mult="a fine-tune's learning-rate ratio",
     channels_last='the memory format', opt='the optimizer', wd='the weight decay')
 
 def _brief(v)->str:

@@ -539,7 +539,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     precision = pick_precision(device, cfg.precision, learn.model)
     hist, size = History(), input_size(spec, data.size, cfg.resize)
     learn.add_cbs([hist, *([ResizeBatch(size)] if size != data.size else []), *speed_cbs(device, precision, cfg.channels_last), *(cbs or [])])
-    lr = cfg.lr_cnn if spec.model == 'cnn' else cfg.lr_backbone
+    lr = cfg.lr_cnn if spec.model == 'cnn' else cfg.lr_finetune if spec.pretrained and cfg.finetune == 'full' else cfg.lr_backbone
     suggestion = None
     if cfg.lr_find:  # fastai's lr_find saves and reloads the weights under `learn.path`: a temporary folder, not ./models
         with learn.removed_cbs(hist), tempfile.TemporaryDirectory() as tmp:

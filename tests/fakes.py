@@ -155,7 +155,7 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
         phases = ['frozen'] * fz + ['unfrozen'] * (plan['epochs'] - fz)
         lrs = {'frozen': lr} if fz else {}
         lrs['unfrozen'] = [lr / 2 / cfg.lr_mult, lr / 2]
-    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: cfg.lr_cnn if spec['model'] == 'cnn' else cfg.lr_backbone}  # from scratch, or a full fine-tune
+    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: cfg.lr_cnn if spec['model'] == 'cnn' else cfg.lr_finetune if spec['pretrained'] else cfg.lr_backbone}  # from scratch, or a full fine-tune
     hist = _history(rng, phases, float(np.clip(res['metrics']['accuracy'] + rng.normal(.025, .01), 0, 1)))
     if cfg.patience: hist = hist[:_stop(hist, cfg.monitor, cfg.patience, fz)]
     scores = [-e['valid_loss'] if cfg.monitor == 'valid_loss' else e['accuracy'] for e in hist]
