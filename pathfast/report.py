@@ -349,7 +349,8 @@ def _training(store:dict)->tuple:
                 eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg), plain=names([s['name'] for s in done if s not in avg]) if avg else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
                 minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,
-                tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [])
+                tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [],
+                own_rate=cfg.get('lr_finetune') if recipe == 'full' else None)  # a store from before `lr_finetune` fine-tuned at `lr_backbone`
     return text, [(k, '–' if v is None else v) for k, v in rows]
 
 AUG_DESC = {'do_flip': 'random horizontal flips', 'flip_vert': 'vertical flips and 90° rotations too (all 8 dihedral transforms)',
