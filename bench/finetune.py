@@ -49,7 +49,7 @@ import numpy as np, torch
 from fastai.vision.all import Normalize
 import pathfast.data as pd_
 from pathfast.core import Config
-from pathfast.train import RunSpec, train_run
+from pathfast.train import RunSpec, train_run, peak_lr
 from convergence import Grab
 from regularisation import Rates, parser, start, record, finish
 
@@ -85,7 +85,7 @@ def main():
             fits = [np.array(f) for f in rates.fits if f]
             last = fits[-1].max(0)  # each group's peak rate in the fit that ends the run
             if scratch or cfg.finetune == 'full':
-                assert len(fits) == 1 and np.allclose(last, cfg.lr_backbone if scratch else cfg.lr_finetune, rtol=1e-3), f'not one rate for every layer: {last}'
+                assert len(fits) == 1 and np.allclose(last, peak_lr(MODEL, not scratch, cfg), rtol=1e-3), f'not one rate for every layer: {last}'
             else:
                 n_frozen = sum(f.shape[0] for f in fits[:-1])
                 assert n_frozen == cfg.freeze_epochs * r.budget['steps_per_epoch'], f'{n_frozen} steps frozen, not {cfg.freeze_epochs} epochs'

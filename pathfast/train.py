@@ -8,7 +8,7 @@ __all__ = ['tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_
            'plan_epochs', 'probe_epoch_seconds', 'BestCheckpoint', 'EarlyStop', 'Plateau', 'TimeLimit',
            'replay_patience', 'ema_memory', 'ema_options', 'EMAWeights', 'fit_scratch', 'fit_finetune', 'ResizeBatch',
            'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner', 'run_options',
-           'describe', 'train_run']
+           'describe', 'peak_lr', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import copy, ctypes, functools, math, platform, tempfile, time
@@ -517,6 +517,10 @@ def describe(spec:RunSpec, cfg:Config)->dict:
                 pretrained=spec.pretrained, augment=spec.augment,
                 weights=weights_source(spec.model, spec.pretrained, cfg.weights) if bb else None)
 
+def peak_lr(model:str, pretrained:bool, cfg:Config)->float:
+    "A run's learning rate (the one-cycle's peak; fastai's fine-tune halves it once unfrozen): `lr_cnn`, `lr_finetune` for a full fine-tune, else `lr_backbone`"
+    return cfg.lr_cnn if model == 'cnn' else cfg.lr_finetune if pretrained and cfg.finetune == 'full' else cfg.lr_backbone
+
 def train_run(data:MedData, # the data set (official splits, or a subset of them)
               spec:RunSpec, # which model, pretrained or not, with or without augmentation
               cfg:Config, # the experiment's settings
@@ -539,7 +543,7 @@ def train_run(data:MedData, # the data set (official splits, or a subset of them
     precision = pick_precision(device, cfg.precision, learn.model)
     hist, size = History(), input_size(spec, data.size, cfg.resize)
     learn.add_cbs([hist, *([ResizeBatch(size)] if size != data.size else []), *speed_cbs(device, precision, cfg.channels_last), *(cbs or [])])
-    lr = cfg.lr_cnn if spec.model == 'cnn' else cfg.lr_finetune if spec.pretrained and cfg.finetune == 'full' else cfg.lr_backbone
+    lr = peak_lr(spec.model, spec.pretrained, cfg)
     suggestion = None
     if cfg.lr_find:  # fastai's lr_find saves and reloads the weights under `learn.path`: a temporary folder, not ./models
         with learn.removed_cbs(hist), tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ from sklearn.metrics import (precision_recall_fscore_support, roc_auc_score, bal
 from pathfast.core import Config, atomic_write, save_json
 from pathfast.data import aug_policy, NORM, MULTI_LABEL
 from pathfast.models import PathCNN
-from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics, ema_options
+from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics, ema_options, peak_lr
 from pathfast.experiment import STORE_VERSION, Store, repeat_keys, seeds as seed_list, describe_model
 from pathfast.runs import lbl
 from pathfast.saliency import pick_sample, encode
@@ -151,11 +151,11 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
     main = draw(.006, .45) if tta else plain
     res = _metrics(y, main, classes, task)
     if spec['pretrained'] and cfg.finetune == 'fastai':  # as fastai's recipe trains: frozen head phase, then unfrozen at half the rate with discriminative LRs
-        fz, lr = min(cfg.freeze_epochs, plan['epochs'] - 1), cfg.lr_backbone
+        fz, lr = min(cfg.freeze_epochs, plan['epochs'] - 1), peak_lr(spec['model'], True, cfg)
         phases = ['frozen'] * fz + ['unfrozen'] * (plan['epochs'] - fz)
         lrs = {'frozen': lr} if fz else {}
         lrs['unfrozen'] = [lr / 2 / cfg.lr_mult, lr / 2]
-    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: cfg.lr_cnn if spec['model'] == 'cnn' else cfg.lr_finetune if spec['pretrained'] else cfg.lr_backbone}  # from scratch, or a full fine-tune
+    else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: peak_lr(spec['model'], spec['pretrained'], cfg)}  # from scratch, or a full fine-tune
     hist = _history(rng, phases, float(np.clip(res['metrics']['accuracy'] + rng.normal(.025, .01), 0, 1)))
     if cfg.patience: hist = hist[:_stop(hist, cfg.monitor, cfg.patience, fz)]
     scores = [-e['valid_loss'] if cfg.monitor == 'valid_loss' else e['accuracy'] for e in hist]
