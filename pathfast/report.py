@@ -328,12 +328,13 @@ def _training(store:dict)->tuple:
     rows += [('Batch size', (m.get('batch') or {}).get('why', cfg.get('bs')))]
     rows += [(f"{'LR' if plateau else 'Max LR'}, {archs(cnn)}", cfg.get('lr_cnn'))] if cnn else []
     peak = 'LR' if plateau else 'Max LR'  # fastai's fine-tune halves its base LR once unfrozen; from scratch it is the one-cycle's peak
-    lr_name = peak if recipe != 'fastai' else 'Base LR' if all(s['pretrained'] for s in other) else f"Base LR (fine-tuned), {'LR' if plateau else 'max LR'} (from scratch)"
     tuned_bb, scratch_bb = [s for s in other if s['pretrained']], [s for s in other if not s['pretrained']]
     if recipe == 'full' and tuned_bb:  # a full fine-tune peaks at its own rate (before `lr_finetune` existed: at `lr_backbone`)
         rows += [(f"{peak}, {archs(tuned_bb)} (fine-tuned)", cfg.get('lr_finetune', cfg.get('lr_backbone')))]
         rows += [(f"{peak}, {archs(scratch_bb)} (from scratch)", cfg.get('lr_backbone'))] if scratch_bb else []
-    else: rows += [(f"{lr_name}, {archs(other)}", cfg.get('lr_backbone'))] if other else []
+    elif other:  # one rate for every backbone: backbones from scratch only, or fastai's recipe (its base LR)
+        lr_name = peak if recipe != 'fastai' else 'Base LR' if all(s['pretrained'] for s in other) else f"Base LR (fine-tuned), {'LR' if plateau else 'max LR'} (from scratch)"
+        rows += [(f"{lr_name}, {archs(other)}", cfg.get('lr_backbone'))]
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if recipe == 'fastai' else []
     rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
              ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)
