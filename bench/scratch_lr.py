@@ -1,0 +1,45 @@
+"""The peak learning rate of a backbone trained from random weights (`lr_backbone`), judged on the VALIDATION split only.
+
+A backbone from random weights (ResNet-18 in the default experiment, `--no-pretrained`; any `model:scratch` in `--models`)
+trains with one-cycle peaking at `lr_backbone` 2e-3: fastai's value for `fine_tune`, never measured for training from
+scratch here. (The custom CNN's rate was measured in `regularisation.py`, a full fine-tune's in `finetune.py`.) This script
+trains one backbone from random weights with augmentation for a fixed number of epochs (8: what the 2-minute cap gives
+ResNet-18 on the 2-core CPU; every other default, the weight average and the best epoch by validation loss included) at
+peak rates fixed before the first run: 1e-3, 2e-3 ('current'), 5e-3 and 1e-2, for seeds 42, 43, 44, and prints the
+validation accuracy, loss and AUC of the weights pathfast would test. The test split is not printed.
+
+Decision rule, written before the first run (the one of `regularisation.py` and `finetune.py`): a rate becomes the default
+only if its 3-seed mean validation loss is lower than the current one's by more than the larger of the two settings' seed
+sd AND its mean validation accuracy is not lower by more than the larger accuracy sd. If several pass, the one with the
+lowest mean loss. Otherwise nothing changes.
+
+    python bench/scratch_lr.py --data-dir ../../shared/data --model resnet18 --out results/scratch-lr-pneumoniamnist-28.md
+"""
+import time, warnings
+warnings.filterwarnings('ignore')
+import numpy as np
+from pathfast.core import Config
+from pathfast.train import RunSpec, train_run, peak_lr
+from convergence import Grab
+from regularisation import Rates, parser, start, record, finish
+
+VARIANTS = {'current': {}, 'lr1e-3': dict(lr_backbone=1e-3), 'lr5e-3': dict(lr_backbone=5e-3), 'lr1e-2': dict(lr_backbone=1e-2)}
+
+def main():
+    ap = parser(VARIANTS)
+    ap.add_argument('--model', default='resnet18'); ap.add_argument('--epochs', type=int, default=8)
+    a = ap.parse_args()
+    data, lines = start(a, f"{a.model} from random weights with augmentation, {a.epochs} epochs")
+    res = {}
+    for name in a.variants.split(','):
+        for seed in map(int, a.seeds.split(',')):
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device=a.device, seed=seed, epochs=a.epochs, **VARIANTS[name])
+            t = time.time()
+            r = train_run(data, RunSpec(a.model, False, True), cfg, cbs=[Grab(), rates := Rates()])
+            fits = [np.array(f) for f in rates.fits if f]
+            assert len(fits) == 1 and np.allclose(fits[0].max(0), peak_lr(a.model, False, cfg), rtol=1e-3), f'the rate did not reach the run: {fits[-1].max(0)}'
+            assert not r.pretrained and r.epochs == a.epochs
+            record(a, data, res, lines, name, seed, r, Grab.learner, t)
+    finish(a, res, lines)
+
+if __name__ == '__main__': main()
