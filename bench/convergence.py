@@ -23,12 +23,16 @@ class Grab(Callback):
     "Keep a reference to the learner, to score the validation split with the tested (best) weights afterwards"
     def before_fit(self): self.__class__.learner = self.learn
 
+def cross_entropy(p, y)->float:
+    "The plain cross-entropy of class probabilities `p` against class indices `y` (numpy)"
+    return float(torch.nn.functional.nll_loss(torch.log(torch.from_numpy(p).clamp_min(1e-12)), torch.from_numpy(y)))
+
 def tested_valid(learn):
     "The validation split's class probabilities and labels (numpy) from the weights the run tests, and their plain cross-entropy"
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ in ('History', 'PathfastProgress')])
     p, y = learn.get_preds(dl=learn.dls.valid)
-    p = p.float()
-    return p.numpy(), y.numpy(), float(torch.nn.functional.nll_loss(torch.log(p.clamp_min(1e-12)), y))
+    p, y = p.float().numpy(), y.numpy()
+    return p, y, cross_entropy(p, y)
 
 def valid_scores(learn, task, policy):
     "Accuracy and AUC on the validation split, plain and with fastai's TTA"

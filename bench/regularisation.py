@@ -40,7 +40,7 @@ from pathfast.data import load_medmnist
 from pathfast.models import PathCNN
 import pathfast.train as pt
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
-from convergence import Grab, tested_valid
+from convergence import Grab, tested_valid, cross_entropy
 
 CURRENT = dict(pd_.AUG)
 VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Config` (`CONFIG`), `PathCNN`'s dropout ('p'),
@@ -111,14 +111,22 @@ def start(a, what:str)->tuple:
     print('\n'.join(lines), flush=True)
     return data, lines
 
-def record(a, data, res:dict, lines:list, name:str, seed:int, r, learn, t:float):
-    "Score the validation split with the weights the run tests, add the row to `res` and `lines`, print it, write `--out`"
-    p, y, ce = tested_valid(learn)
-    acc, auc = float((p.argmax(1) == y).mean()), float(getAUC(y, p, data.task))
-    res.setdefault(name, []).append((acc, ce, auc))
-    row = f"| {name} | {seed} | {r.epochs} | {r.best_epoch} | {acc:.4f} | {ce:.4f} | {auc:.4f} | {time.time() - t:.0f} |"
+def add_row(a, res:dict, lines:list, name:str, scores:tuple, *cells):
+    "Add one variant's (accuracy, loss, AUC) to `res` and its table row (`cells` around the scores) to `lines`, print it, write `--out`"
+    res.setdefault(name, []).append(scores)
+    row = '| ' + ' | '.join(map(str, [name, *cells[:-1], *(f'{v:.4f}' for v in scores), cells[-1]])) + ' |'
     lines.append(row); print(row, flush=True)
     if a.out: Path(a.out).write_text('\n'.join(lines) + '\n')
+
+def scores(p, y, task:str)->tuple:
+    "Accuracy, plain cross-entropy and AUC of class probabilities `p` against class indices `y` (numpy)"
+    return float((p.argmax(1) == y).mean()), cross_entropy(p, y), float(getAUC(y, p, task))
+
+def record(a, data, res:dict, lines:list, name:str, seed:int, r, learn, t:float)->tuple:
+    "Score the validation split with the weights the run tests, add the row (`add_row`); its probabilities and labels"
+    p, y, _ = tested_valid(learn)
+    add_row(a, res, lines, name, scores(p, y, data.task), seed, r.epochs, r.best_epoch, f'{time.time() - t:.0f}')
+    return p, y
 
 def finish(a, res:dict, lines:list, base:str='current'):
     "The summary and the decision rule's verdicts, printed and written to `--out`"

@@ -13,7 +13,7 @@ only if its 3-seed mean validation loss is lower than the current one's by more 
 sd AND its mean validation accuracy is not lower by more than the larger accuracy sd. If several pass, the one with the
 lowest mean loss. Otherwise nothing changes.
 
-    python bench/scratch_lr.py --data-dir ../../shared/data --model resnet18 --out results/scratch-lr-pneumoniamnist-28.md
+    python bench/scratch_lr.py --data-dir ../shared/data --model resnet18 --out bench/results/scratch-lr-pneumoniamnist-28.md
 """
 import time, warnings
 warnings.filterwarnings('ignore')

@@ -333,7 +333,7 @@ def _training(store:dict)->tuple:
         rows += [(f"{peak}, {archs(tuned_bb)} (fine-tuned)", cfg.get('lr_finetune', cfg.get('lr_backbone')))]
         rows += [(f"{peak}, {archs(scratch_bb)} (from scratch)", cfg.get('lr_backbone'))] if scratch_bb else []
     elif other:  # one rate for every backbone: backbones from scratch only, or fastai's recipe (its base LR)
-        lr_name = peak if recipe != 'fastai' else 'Base LR' if all(s['pretrained'] for s in other) else f"Base LR (fine-tuned), {'LR' if plateau else 'max LR'} (from scratch)"
+        lr_name = peak if recipe != 'fastai' else 'Base LR' if not scratch_bb else f"Base LR (fine-tuned), {'LR' if plateau else 'max LR'} (from scratch)"
         rows += [(f"{lr_name}, {archs(other)}", cfg.get('lr_backbone'))]
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if recipe == 'fastai' else []
     rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
