@@ -1,5 +1,6 @@
 """Should pathfast regularise more than fastai's defaults (stronger augmentation, more weight decay), or train the custom CNN at
-another peak learning rate, batch size, dropout, input size, width or one-cycle warm-up? Judged on the VALIDATION split only.
+another peak learning rate, batch size, dropout, input size, width, one-cycle warm-up or optimizer, or erase patches? Judged on
+the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
 0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
@@ -9,7 +10,10 @@ augmentations; weight decay 0.05 and 0.1; the one-cycle peak learning rate `lr_c
 3e-3; batch size 64 and 256 around its 128, with the step budget scaled so that every run trains the same 56 epochs; the
 dropout before its classifier at 0 and 0.5 around its 0.25; its 28 px images enlarged on the device to 64 px, as the
 backbones see them; its filters per stage halved and doubled around its 16/32/64/128; fastai's one-cycle warm-up
-fraction `pct_start` at 0.1 and 0.5 around its 0.25), for seeds 42, 43, 44, and prints the validation accuracy, loss and
+fraction `pct_start` at 0.1 and 0.5 around its 0.25; PyTorch's SGD instead of AdamW, with Nesterov momentum 0.9, which the
+one-cycle cycles as it does Adam's beta 1, and L2 weight decay 5e-4, the usual recipe for CNNs from scratch, at peaks 0.05
+and 0.2; fastai's `RandomErasing` at its defaults (p 0.5, one rectangle of up to 30% of the image, filled with noise) after
+the other augmentations, cutout's regularisation for CNNs), for seeds 42, 43, 44, and prints the validation accuracy, loss and
 AUC of the weights pathfast would test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
@@ -24,6 +28,8 @@ lower by more than the larger accuracy sd. If several pass, the one with the low
     python bench/regularisation.py --data-dir ../shared/data --variants current,cnn64
     python bench/regularisation.py --data-dir ../shared/data --variants current,narrow,wide --device cuda
     python bench/regularisation.py --data-dir ../shared/data --variants current,pct0.1,pct0.5 --device cuda
+    python bench/regularisation.py --data-dir ../shared/data --variants current,sgd0.05,sgd0.2
+    python bench/regularisation.py --data-dir ../shared/data --variants current,erase
 
 `--device cuda` trains on a GPU (bf16 there), where a twice as wide CNN (about 4x the work) is not cut by the time cap;
 compare variants only with a 'current' from the same device.
@@ -32,11 +38,12 @@ import argparse, time, warnings
 warnings.filterwarnings('ignore')
 from pathlib import Path
 import numpy as np, torch
-from fastai.vision.all import Callback
+from fastai.vision.all import Callback, L, OptimWrapper, RandomErasing
 from medmnist.evaluator import getAUC
 import pathfast.data as pd_
 from pathfast.core import Config
 from pathfast.data import load_medmnist
+import pathfast.models as pm
 from pathfast.models import PathCNN
 import pathfast.train as pt
 from pathfast.train import RunSpec, train_run, cpu_has_bf16
@@ -56,9 +63,20 @@ VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Confi
     'cnn64': dict(px=64),
     'narrow': dict(widths=(8, 16, 32, 64)), 'wide': dict(widths=(32, 64, 128, 256)),
     'pct0.1': dict(pct_start=0.1), 'pct0.5': dict(pct_start=0.5),  # fastai's default 0.25
+    'sgd0.05': dict(opt='sgd', lr_cnn=0.05), 'sgd0.2': dict(opt='sgd', lr_cnn=0.2),
+    'erase': dict(erase=True),
 }
+SGD = dict(momentum=0.9, nesterov=True, weight_decay=5e-4)  # the 'sgd' variants' optimizer, fixed before their first run
 CONFIG = ('lr_cnn', 'bs', 'steps')
-CNN_DEFAULTS, INPUT_SIZE, FIT = PathCNN.__init__.__defaults__, pt.input_size, pt._fit
+CNN_DEFAULTS, INPUT_SIZE, FIT, ADAMW, BATCH_TFMS = PathCNN.__init__.__defaults__, pt.input_size, pt._fit, pm.adamw, pd_.batch_tfms
+
+def erasing_tfms(augment:bool=True, policy:str='dihedral')->list:
+    "`pathfast.data.batch_tfms` with fastai's `RandomErasing` (its defaults; it runs after `Normalize`, on training batches) when `augment`"
+    return BATCH_TFMS(augment, policy) + ([RandomErasing()] if augment else [])
+
+def sgd(params, lr:float=1e-3, **hypers)->OptimWrapper:
+    "PyTorch's SGD with `SGD`'s settings, in place of `pathfast.models.adamw` (the custom CNN's `Learner` looks it up when built)"
+    return OptimWrapper(L(params), opt=torch.optim.SGD, lr=lr, **SGD)
 
 class Rates(Callback):
     "Every parameter group's learning rate at every training step, per fit (the timing probe's, the training's, fits after it that train no step)"
@@ -146,11 +164,18 @@ def main():
         pt._fit = fit_with(pct_start=pct) if pct else FIT
         px = change.pop('px', None)  # `train_run` asks `input_size` what the network sees: the CNN gets the data's size
         pt.input_size = (lambda spec, size, resize: px) if px else INPUT_SIZE
+        opt = change.pop('opt', None); pm.adamw = sgd if opt == 'sgd' else ADAMW
+        erase = change.pop('erase', False); pd_.batch_tfms = erasing_tfms if erase else BATCH_TFMS
         pd_.AUG.clear(); pd_.AUG.update(CURRENT, **change)
         for seed in map(int, a.seeds.split(',')):
             cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device=a.device, seed=seed, **kw)
             t = time.time()
             r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), rates := Rates(), *([WeightDecay(wd)] if wd else [])])
+            erasing = [f for f in Grab.learner.dls.train.after_batch.fs if isinstance(f, RandomErasing)]
+            assert len(erasing) == erase and not any(isinstance(f, RandomErasing) for f in Grab.learner.dls.valid.after_batch.fs), 'the erasing did not reach the run'
+            torch_opt = type(Grab.learner.opt.opt)
+            assert torch_opt is (torch.optim.SGD if opt else torch.optim.AdamW), f'the optimizer did not reach the run: {torch_opt}'
+            if opt: assert all(g['weight_decay'] == SGD['weight_decay'] and g['nesterov'] for g in Grab.learner.opt.opt.param_groups), 'the SGD settings did not reach the run'
             if wd: assert all(h['wd'] == wd for h in Grab.learner.opt.hypers), 'the weight decay did not reach the optimizer'
             if 'lr_cnn' in kw: assert r.lrs == {'one_cycle': kw['lr_cnn']}, f'the learning rate did not reach the run: {r.lrs}'
             if 'bs' in kw: assert Grab.learner.dls.train.bs == kw['bs'], 'the batch size did not reach the run'
