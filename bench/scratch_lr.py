@@ -14,6 +14,7 @@ sd AND its mean validation accuracy is not lower by more than the larger accurac
 lowest mean loss. Otherwise nothing changes.
 
     python bench/scratch_lr.py --data-dir ../shared/data --model resnet18 --out bench/results/scratch-lr-pneumoniamnist-28.md
+    python bench/scratch_lr.py --data-dir ../shared/data --model efficientnet_lite0 --epochs 6   # what the cap gives Lite0 here
 """
 import time, warnings
 warnings.filterwarnings('ignore')
