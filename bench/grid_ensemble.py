@@ -11,7 +11,9 @@ Decision rule, written before the first run (the one of `regularisation.py`): th
 if its 3-seed mean validation loss is lower than the best single run's (cnn-aug, the grid's best by validation) by more
 than the larger of the two seed sds AND its mean validation accuracy is not lower by more than the larger accuracy sd.
 
-    python bench/grid_ensemble.py --data-dir ../shared/data --out bench/results/grid-ensemble-pneumoniamnist-28.md
+    python bench/grid_ensemble.py --data-dir ../shared/data --out /tmp/grid-ensemble.md
+
+`--out` writes the printed table; `bench/results/grid-ensemble-pneumoniamnist-28.md` holds it with its set-up and verdict.
 """
 import time, warnings
 warnings.filterwarnings('ignore')

@@ -1,8 +1,8 @@
 """The peak learning rate of a backbone trained from random weights (`lr_backbone`), judged on the VALIDATION split only.
 
 A backbone from random weights (ResNet-18 in the default experiment, `--no-pretrained`; any `model:scratch` in `--models`)
-trains with one-cycle peaking at `lr_backbone` 2e-3: fastai's value for `fine_tune`, never measured for training from
-scratch here. (The custom CNN's rate was measured in `regularisation.py`, a full fine-tune's in `finetune.py`.) This script
+trains with one-cycle peaking at `lr_backbone` 2e-3: fastai's value for `fine_tune`, unmeasured for training from scratch
+before this script. (The custom CNN's rate was measured in `regularisation.py`, a full fine-tune's in `finetune.py`.) This script
 trains one backbone from random weights with augmentation for a fixed number of epochs (8: what the 2-minute cap gives
 ResNet-18 on the 2-core CPU; every other default, the weight average and the best epoch by validation loss included) at
 peak rates fixed before the first run: 1e-3, 2e-3 ('current'), 5e-3 and 1e-2, for seeds 42, 43, 44, and prints the
@@ -13,8 +13,11 @@ only if its 3-seed mean validation loss is lower than the current one's by more 
 sd AND its mean validation accuracy is not lower by more than the larger accuracy sd. If several pass, the one with the
 lowest mean loss. Otherwise nothing changes.
 
-    python bench/scratch_lr.py --data-dir ../shared/data --model resnet18 --out bench/results/scratch-lr-pneumoniamnist-28.md
-    python bench/scratch_lr.py --data-dir ../shared/data --model efficientnet_lite0 --epochs 6   # what the cap gives Lite0 here
+    python bench/scratch_lr.py --data-dir ../shared/data --model resnet18 --out /tmp/scratch-lr-resnet18.md
+    python bench/scratch_lr.py --data-dir ../shared/data --model efficientnet_lite0 --epochs 6 --out /tmp/scratch-lr-lite0.md   # what the cap gives Lite0 here
+
+`--out` writes the printed table; `bench/results/scratch-lr-pneumoniamnist-28.md` holds both tables with their set-up and
+verdicts (an `--out` there would overwrite them).
 """
 import time, warnings
 warnings.filterwarnings('ignore')
