@@ -53,7 +53,7 @@ class Config:
     freeze_epochs:int=1 # with `finetune='fastai'`: epochs with the pretrained body frozen, first
     bs:int|None=None # batch size; None: 128, halved until an epoch has at least 8 steps on small training sets
     lr_cnn:float=3e-3 # one-cycle peak learning rate of the custom CNN
-    lr_backbone:float=2e-3 # one-cycle peak learning rate of a backbone from random weights (fastai's `fine_tune` default; with `finetune='fastai'` also a pretrained one's: the frozen phase's, halved once unfrozen)
+    lr_backbone:float=5e-3 # one-cycle peak learning rate of a backbone from random weights (measured: `bench/scratch_lr.py`; with `finetune='fastai'` also a pretrained one's: the frozen phase's, halved once unfrozen)
     lr_finetune:float=5e-3 # with `finetune='full'`: one-cycle peak learning rate of a pretrained backbone (measured: `bench/finetune.py`)
     lr_mult:int=100 # with `finetune='fastai'`: ratio of the head's to the first layers' learning rate once unfrozen
     pretrained:bool=True # False: every backbone from random weights
