@@ -17,6 +17,7 @@ lowest mean loss. Otherwise nothing changes.
 
     python bench/scratch_lr.py --data-dir ../shared/data --model resnet18 --out /tmp/scratch-lr-resnet18.md
     python bench/scratch_lr.py --data-dir ../shared/data --model efficientnet_lite0 --epochs 6 --out /tmp/scratch-lr-lite0.md   # what the cap gives Lite0 here
+    python bench/scratch_lr.py --data-dir ../shared/data --subset 500 --epochs 0 --variants current,lr2e-3   # a small set, `--full`'s budget
 
 `--out` writes the printed table; `bench/results/scratch-lr-pneumoniamnist-28.md` holds both tables with their set-up and
 verdicts (an `--out` there would overwrite them).
@@ -25,6 +26,8 @@ import time, warnings
 warnings.filterwarnings('ignore')
 import numpy as np
 from pathfast.core import Config
+from pathfast.cli import FULL_ON_CPU
+from pathfast.data import subset
 from pathfast.train import RunSpec, train_run, peak_lr
 from convergence import Grab
 from regularisation import Rates, parser, start, record, finish
@@ -33,18 +36,22 @@ VARIANTS = {'current': {}, 'lr1e-3': dict(lr_backbone=1e-3), 'lr2e-3': dict(lr_b
 
 def main():
     ap = parser(VARIANTS)
-    ap.add_argument('--model', default='resnet18'); ap.add_argument('--epochs', type=int, default=8)
+    ap.add_argument('--model', default='resnet18'); ap.add_argument('--epochs', type=int, default=8, help="0: `--full`'s budget on a CPU (the step budget, capped in minutes)")
+    ap.add_argument('--subset', type=int, default=None, help='train on a stratified subset of this many training images (all validation images)')
     a = ap.parse_args()
-    data, lines = start(a, f"{a.model} from random weights with augmentation, {a.epochs} epochs")
+    data, lines = start(a, f"{a.model} from random weights with augmentation, " + (f"{a.epochs} epochs" if a.epochs else f"{Config.steps:,} steps capped at {FULL_ON_CPU:g} minutes")
+                        + (f", a {a.subset}-image training subset" if a.subset else ''))
+    if a.subset: data = subset(data, a.subset, splits=('train',))  # seed 0, as `convergence.py`'s small set
+    plan = dict(epochs=a.epochs) if a.epochs else dict(epochs=None, budget_minutes=FULL_ON_CPU)  # `--full`'s budget on a CPU
     res = {}
     for name in a.variants.split(','):
         for seed in map(int, a.seeds.split(',')):
-            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device=a.device, seed=seed, epochs=a.epochs, **VARIANTS[name])
+            cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device=a.device, seed=seed, **plan, **VARIANTS[name])
             t = time.time()
             r = train_run(data, RunSpec(a.model, False, True), cfg, cbs=[Grab(), rates := Rates()])
             fits = [np.array(f) for f in rates.fits if f]
-            assert len(fits) == 1 and np.allclose(fits[0].max(0), peak_lr(a.model, False, cfg), rtol=1e-3), f'the rate did not reach the run: {fits[-1].max(0)}'
-            assert not r.pretrained and r.epochs == a.epochs
+            assert (len(fits) == 1 or not a.epochs) and np.allclose(fits[-1].max(0), peak_lr(a.model, False, cfg), rtol=1e-3), f'the rate did not reach the run: {fits[-1].max(0)}'  # a budget's timing probe fits first, once per timing
+            assert not r.pretrained and (not a.epochs or r.epochs == a.epochs)
             record(a, data, res, lines, name, seed, r, Grab.learner, t)
     finish(a, res, lines)
 
