@@ -1,5 +1,5 @@
 """Should pathfast regularise more than fastai's defaults (stronger augmentation, more weight decay), or train the custom CNN at
-another peak learning rate, batch size, dropout, input size, width, one-cycle warm-up or optimizer, or erase patches? Judged on
+another peak learning rate, batch size, dropout, input size, width, one-cycle warm-up or optimizer, or erase patches, or mix images (MixUp, CutMix)? Judged on
 the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
@@ -13,7 +13,8 @@ backbones see them; its filters per stage halved and doubled around its 16/32/64
 fraction `pct_start` at 0.1 and 0.5 around its 0.25; PyTorch's SGD instead of AdamW, with Nesterov momentum 0.9, which the
 one-cycle cycles as it does Adam's beta 1, and L2 weight decay 5e-4, the usual recipe for CNNs from scratch, at peaks 0.05
 and 0.2; fastai's `RandomErasing` at its defaults (p 0.5, one rectangle of up to 30% of the image, filled with noise) after
-the other augmentations, cutout's regularisation for CNNs), for seeds 42, 43, 44, and prints the validation accuracy, loss and
+the other augmentations, cutout's regularisation for CNNs; fastai's `MixUp` and `CutMix` callbacks at their defaults (alpha
+0.4 and 1.0), which the issue names, at the step budget and at twice it, as mixing trains more slowly), for seeds 42, 43, 44, and prints the validation accuracy, loss and
 AUC of the weights pathfast would test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
@@ -30,6 +31,7 @@ lower by more than the larger accuracy sd. If several pass, the one with the low
     python bench/regularisation.py --data-dir ../shared/data --variants current,pct0.1,pct0.5 --device cuda
     python bench/regularisation.py --data-dir ../shared/data --variants current,sgd0.05,sgd0.2
     python bench/regularisation.py --data-dir ../shared/data --variants current,erase
+    python bench/regularisation.py --data-dir ../shared/data --variants current,mixup,cutmix,mixup4000,cutmix4000
 
 `--device cuda` trains on a GPU (bf16 there), where a twice as wide CNN (about 4x the work) is not cut by the time cap;
 compare variants only with a 'current' from the same device.
@@ -38,7 +40,7 @@ import argparse, time, warnings
 warnings.filterwarnings('ignore')
 from pathlib import Path
 import numpy as np, torch
-from fastai.vision.all import Callback, L, OptimWrapper, RandomErasing
+from fastai.vision.all import Callback, CutMix, L, MixUp, OptimWrapper, RandomErasing
 from medmnist.evaluator import getAUC
 import pathfast.data as pd_
 from pathfast.core import Config
@@ -65,6 +67,8 @@ VARIANTS = {  # name: what changes in `AUG`, the weight decay ('wd'), the `Confi
     'pct0.1': dict(pct_start=0.1), 'pct0.5': dict(pct_start=0.5),  # fastai's default 0.25
     'sgd0.05': dict(opt='sgd', lr_cnn=0.05), 'sgd0.2': dict(opt='sgd', lr_cnn=0.2),
     'erase': dict(erase=True),
+    'mixup': dict(mix=MixUp), 'cutmix': dict(mix=CutMix),  # fastai's defaults: alpha 0.4 and 1.0
+    'mixup4000': dict(mix=MixUp, steps=4000), 'cutmix4000': dict(mix=CutMix, steps=4000),  # the same at twice the step budget
 }
 SGD = dict(momentum=0.9, nesterov=True, weight_decay=5e-4)  # the 'sgd' variants' optimizer, fixed before their first run
 CONFIG = ('lr_cnn', 'bs', 'steps')
@@ -166,11 +170,15 @@ def main():
         pt.input_size = (lambda spec, size, resize: px) if px else INPUT_SIZE
         opt = change.pop('opt', None); pm.adamw = sgd if opt == 'sgd' else ADAMW
         erase = change.pop('erase', False); pd_.batch_tfms = erasing_tfms if erase else BATCH_TFMS
+        mix = change.pop('mix', None)
         pd_.AUG.clear(); pd_.AUG.update(CURRENT, **change)
         for seed in map(int, a.seeds.split(',')):
             cfg = Config(dataset='pneumoniamnist', size=28, pretrained=False, device=a.device, seed=seed, **kw)
             t = time.time()
-            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), rates := Rates(), *([WeightDecay(wd)] if wd else [])])
+            mixer = [mix()] if mix else []
+            r = train_run(data, RunSpec('cnn', False, True), cfg, cbs=[Grab(), rates := Rates(), *([WeightDecay(wd)] if wd else []), *mixer])
+            # it mixed: integer targets stacked (not blended), a mixing weight drawn for the last training batch
+            assert all(m.stack_y and hasattr(m, 'lam') and m in Grab.learner.cbs for m in mixer), 'the mixing did not reach the run'
             erasing = [f for f in Grab.learner.dls.train.after_batch.fs if isinstance(f, RandomErasing)]
             assert len(erasing) == erase and not any(isinstance(f, RandomErasing) for f in Grab.learner.dls.valid.after_batch.fs), 'the erasing did not reach the run'
             torch_opt = type(Grab.learner.opt.opt)
