@@ -276,7 +276,7 @@ def pathfast_report(
     template:str=None, # a Jinja2 report template to use instead of the built-in one (code: rendered in Jinja's sandbox)
     from_results:str=None, # only render the report from this results store, training nothing
     force:store_true=False, # retrain runs the results store already holds
-    full:store_true=False, # all data and the full epochs even without a GPU
+    full:store_true=False, # the full preset even without a GPU: all data, and at most 2 minutes of training a run on a CPU
     track:str=None, # also log every run it trains to an experiment tracker, offline, in the results store: tensorboard, mlflow or wandb (pip install "pathfast[track]")
     no_export:store_true=False, # do not save each run's tested weights beside its JSON in the results store (pathfast-predict needs them)
 ):
