@@ -397,7 +397,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         if not cfg.get('patience') and (es := early_stop_step(store, over)):
             out.append(dict(es, why=es['why'] + ('' if noaug else " A lower validation minimum would take stronger regularisation, which pathfast does not offer: "
                                                  "it uses fastai's aug_transforms, a weight decay of 0.01 and, in its custom CNN, a dropout of 0.25; on PneumoniaMNIST "
-                                                 "stronger augmentation or random erasing, a weight decay of 0.05 or 0.1 or a dropout of 0.5 did not lower the custom CNN's "
+                                                 "stronger augmentation, random erasing, MixUp or CutMix, a weight decay of 0.05 or 0.1 or a dropout of 0.5 did not lower the custom CNN's "
                                                  "validation loss (3 seeds).")))
     tr, sized = [c for c in cs if c['kind'] == 'transfer' and c['res']], False  # sized: a higher input size is advised already
     if not any(s['pretrained'] for s in store['specs']):
