@@ -1,6 +1,6 @@
 """Should pathfast regularise more than fastai's defaults (stronger augmentation, more weight decay), or train the custom CNN at
-another peak learning rate, batch size, dropout, input size, width, one-cycle warm-up or optimizer, or erase patches, or mix images (MixUp, CutMix)? Judged on
-the VALIDATION split only.
+another peak learning rate, batch size, dropout, input size, width, one-cycle warm-up or optimizer, or erase patches, or mix
+images (MixUp, CutMix)? Judged on the VALIDATION split only.
 
 pathfast augments with fastai's `aug_transforms` (`pathfast.data.AUG`: rotate up to 10 degrees, zoom up to 1.1, lighting
 0.2, warp 0.2, plus the modality's flips) and trains with fastai's weight decay (0.01, decoupled as in AdamW). This script
@@ -14,8 +14,8 @@ fraction `pct_start` at 0.1 and 0.5 around its 0.25; PyTorch's SGD instead of Ad
 one-cycle cycles as it does Adam's beta 1, and L2 weight decay 5e-4, the usual recipe for CNNs from scratch, at peaks 0.05
 and 0.2; fastai's `RandomErasing` at its defaults (p 0.5, one rectangle of up to 30% of the image, filled with noise) after
 the other augmentations, cutout's regularisation for CNNs; fastai's `MixUp` and `CutMix` callbacks at their defaults (alpha
-0.4 and 1.0), which the issue names, at the step budget and at twice it, as mixing trains more slowly), for seeds 42, 43, 44, and prints the validation accuracy, loss and
-AUC of the weights pathfast would test. The test split is not printed.
+0.4 and 1.0), which the issue names, at the step budget and at twice it, as mixing trains more slowly), for seeds 42, 43,
+44, and prints the validation accuracy, loss and AUC of the weights pathfast would test. The test split is not printed.
 
 Decision rule, written before the first run: a variant becomes the default only if its 3-seed mean validation loss is
 lower than the current one's by more than the larger of the two settings' seed sd AND its mean validation accuracy is not
