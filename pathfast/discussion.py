@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['MEDMNIST_V2', 'BENCHMARKS', 'LEADS', 'namer', 'comparison_text', 'gap_p', 'diagnose', 'cnn_design', 'early_stop_step',
-           'next_steps', 'key_findings', 'discussion']
+           'regularisers', 'next_steps', 'key_findings', 'discussion']
 
 # %% ../nbs/05d_discussion.ipynb #df949d73
+import re
 import numpy as np
 from torch import nn
 from scipy.stats import norm
@@ -382,6 +383,16 @@ def early_stop_step(store:dict, runs:list, patiences:tuple=(3, 5, 10))->dict|Non
     return dict(what=f'Early stopping (--patience {p}) only where time matters more than the best epoch',
                 why=why + f"tested earlier, worse weights in {where(moved)}: a {better} {score} came after the stop.")
 
+def regularisers(store:dict)->str:
+    "pathfast's regularisation as the store records it: \"fastai's aug_transforms, a weight decay of 0.01 and, in its custom CNN, a dropout of 0.25\""
+    wd, cnn = store['manifest'].get('config', {}).get('wd'), store['manifest'].get('models', {}).get('cnn', {})
+    p = cnn.get('dropout', next(iter(re.findall(r'Dropout\(([\d.]+)\)', cnn.get('summary', ''))), None))  # older stores: from PathCNN's layer summary
+    head, last = ["fastai's aug_transforms"], None
+    if wd is not None: head.append(f"a weight decay of {wd:g}")
+    if p is not None: last = f", in its custom CNN, a dropout of {float(p):g}"
+    if last is None and len(head) > 1: last = ' ' + head.pop()
+    return ', '.join(head) + (f" and{last}" if last else '')
+
 def next_steps(store:dict, diags:list, cs:list)->list:
     "What to try next, from the findings: dicts of `what` and `why` (the finding that prompted it)"
     ds, cfg, out = store['manifest']['dataset'], store['manifest'].get('config', {}), []
@@ -396,7 +407,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                             why=f"{names(noaug)} over-fitted (validation loss rising while the training loss fell), and the grid never trained {'it' if len(noaug) == 1 else 'them'} with augmentation."))
         if not cfg.get('patience') and (es := early_stop_step(store, over)):
             out.append(dict(es, why=es['why'] + ('' if noaug else " A lower validation minimum would take stronger regularisation, which pathfast does not offer: "
-                                                 "it uses fastai's aug_transforms, a weight decay of 0.01 and, in its custom CNN, a dropout of 0.25; on PneumoniaMNIST "
+                                                 f"it uses {regularisers(store)}; on PneumoniaMNIST "
                                                  "stronger augmentation, random erasing, MixUp or CutMix, a weight decay of 0.05 or 0.1 or a dropout of 0.5 did not lower the custom CNN's "
                                                  "validation loss (3 seeds).")))
     tr, sized = [c for c in cs if c['kind'] == 'transfer' and c['res']], False  # sized: a higher input size is advised already
