@@ -422,6 +422,7 @@ def report_context(store:dict, title:str|None=None)->dict:
                 f"results of {str(m.get('created', '?')).replace('T', ' ')}",
         generated=datetime.now().strftime('%Y-%m-%d %H:%M'),
         ds=dict(name=name, flag=ds['flag'], size=ds['size'], origin=data_origin(ds), task=ds.get('task', '–'), md5=ds.get('md5', '–'), path=ds.get('path', '–'),
+                own=(ds.get('source') or {}).get('kind'),  # 'folder' or 'csv' for the user's images: their md5 is pathfast's cache key
                 multi=multi_label(store), noun=noun(store), nouns=noun(store, 2),
                 n_samples={s: f'{n:,}' for s, n in ds.get('n_samples', {}).items()},
                 classes=[dict(name=c, counts=[f"{counts[s][i]:,}" if s in counts else '–' for s in ('train', 'val', 'test')])
