@@ -193,8 +193,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
     if own and any(a is not None for a in (dataset, npz, data_dir)):
         raise PathfastError("--images/--csv bring their own classes: drop --dataset, --npz and --data-dir")
     if csv is None and any(a is not None for a in (path_col, label_col, split_col)): raise PathfastError("--path-col, --label-col and --split-col need --csv")
-    if own: size = 64 if size is None else size
-    elif not (demo or npz):
+    if not (own or demo or npz):  # own images without --size: 64, or the largest image's side when every one is smaller (`pick_side`)
         dataset, size = dataset or 'pathmnist', 64 if size is None else size
         npz_name(dataset, size)  # an unknown data set or size is refused first
     if models is not None and arch is not None: raise PathfastError("give --models or --arch, not both (--arch X means --models cnn,X)")
@@ -237,7 +236,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
 @call_parse
 def pathfast_report(
     dataset:str=None, # MedMNIST 2D data set flag: pathmnist (the default), pneumoniamnist, dermamnist, ...; with --npz, the set whose class names the file has (default: recognised by its MD5, else classes named by index)
-    size:int=None, # image size: 28, 64, 128 or 224 (default 64; with --npz or --demo, the file's; with --images/--csv any size, default 64)
+    size:int=None, # image size: 28, 64, 128 or 224 (default 64; with --npz or --demo, the file's; with --images/--csv any size, default 64, or the largest image's side when every image is smaller)
     data_dir:str=None, # where the MedMNIST npz files are (default $PATHFAST_DATA, else ~/.medmnist); downloaded there when missing
     npz:str=None, # a MedMNIST-format npz to use instead of a download (not MD5-checked; see --dataset for its class names)
     demo:store_true=False, # the PneumoniaMNIST (28 px) copy inside pathfast: no download, no network, a few minutes on a CPU

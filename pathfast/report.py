@@ -16,6 +16,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from .core import PathfastError, atomic_write, load_json
 from .data import MULTI_LABEL, INFO
+from .sources import DEFAULT_SIDE
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
@@ -362,13 +363,16 @@ AUG_DESC = {'do_flip': 'random horizontal flips', 'flip_vert': 'vertical flips a
 
 def _px(d:list)->str: return f"{d[0]:,}x{d[1]:,}"
 
-def _decoded(px:dict|None, size:int, key:str)->str:
-    "Methods' sentence on decoding own images: their sizes at the source (`sources.source_px`, when recorded), what resizing did to them, the cache"
+def _decoded(px:dict|None, size:int, key:str, auto:bool=False)->str:
+    "Methods' sentence on decoding own images: their sizes at the source (`sources.source_px`, when recorded), what resizing did to them and why (`auto`: no --size given), the cache"
     if not px: return f" Each image was decoded once, resized to {size}x{size}, into pathfast's cache (content key {key})."
     lo, hi = min(px['smallest']), max(px['largest'])
     at = (f"{_px(px['smallest'])} pixels, every one" if px['smallest'] == px['largest'] else
           f"from {_px(px['smallest'])} to {_px(px['largest'])} pixels (median {_px(px['median'])})")
     how = ('kept at' if lo == hi == size else 'enlarged to' if hi <= size else 'reduced to' if lo >= size else 'resized to')
+    if auto and size < DEFAULT_SIDE:  # `sources.pick_side`: every image under 64 px
+        return (f" At the source the images are {at}; each was decoded once at {size}x{size}, the largest side among them (without --size, pathfast "
+                f"enlarges no image past the largest: enlarged pixels add no detail), into pathfast's cache (content key {key}).")
     return (f" At the source the images are {at}; each was decoded once, {how} {size}x{size}"
             + (" (which adds no detail)" if how == 'enlarged to' else '') + f", into pathfast's cache (content key {key}).")
 
@@ -394,7 +398,7 @@ def data_origin(ds:dict # the manifest's `dataset`
         nc, ns = src.get('converted') or 0, src.get('skipped') or 0
         notes = [f"{nc:,} grayscale image{'s were' if nc > 1 else ' was'} converted to RGB to match the colour ones" if nc else '',
                  f"{ns:,} file{'s that are not readable images were' if ns > 1 else ' that is not a readable image was'} skipped" if ns else '']
-        return dict(medmnist=False, what=what, split=split, check=' '.join(n[0].upper() + n[1:] + '.' for n in notes if n) + _decoded(src.get('source_px'), ds['size'], md5))
+        return dict(medmnist=False, what=what, split=split, check=' '.join(n[0].upper() + n[1:] + '.' for n in notes if n) + _decoded(src.get('source_px'), ds['size'], md5, src.get('size_auto', False)))
     if official: return dict(medmnist, what='', check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")
     return dict(medmnist=False, what=f"the file {path} in MedMNIST's npz format", split="the file's own training, validation and test splits",
                 check=f"Its MD5 ({md5}) is recorded, so that a resumed experiment cannot mix its runs with another file's.")

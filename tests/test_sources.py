@@ -41,6 +41,17 @@ def test_folder_round_trip(tmp_path):
     assert 'decoding' not in q.stdout                              # the second run maps the cache: nothing decoded
     assert json.loads((tmp_path/'store2'/'manifest.json').read_text())['dataset']['md5'] == ds['md5']
 
+def test_default_size_of_small_images(tmp_path):
+    "Without --size, images all under 64 px are decoded at the largest side among them (the tree's 47x33: 47), not enlarged to 64"
+    root, store, out = tree(tmp_path/'small', n=6), tmp_path/'store', tmp_path/'report.html'
+    assert QUICK[:2] == ['--size', '28']
+    p = run_cli('--images', root, *QUICK[2:], '--results-dir', store, '--out', out, tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r'^decoding small at 47 px: 18 images$', p.stdout, re.M), p.stdout
+    man = json.loads((store/'manifest.json').read_text())
+    assert (man['dataset']['size'], man['dataset']['source']['size_auto'], man['runs'][0]['input_size']) == (47, True, 47)
+    assert 'each was decoded once at 47x47, the largest side among them (without --size' in re.sub(r'\s+', ' ', out.read_text())
+
 def write_csv(p:Path, rows:list)->Path:
     with open(p, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
