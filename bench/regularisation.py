@@ -27,6 +27,7 @@ lower by more than the larger accuracy sd. If several pass, the one with the low
     python bench/regularisation.py --data-dir ../shared/data --variants current,bs64,bs256
     python bench/regularisation.py --data-dir ../shared/data --variants current,drop0,drop0.5
     python bench/regularisation.py --data-dir ../shared/data --variants current,cnn64
+    python bench/regularisation.py --data-dir ../shared/data --variants current,cnn64 --subset 500
     python bench/regularisation.py --data-dir ../shared/data --variants current,narrow,wide --device cuda
     python bench/regularisation.py --data-dir ../shared/data --variants current,pct0.1,pct0.5 --device cuda
     python bench/regularisation.py --data-dir ../shared/data --variants current,sgd0.05,sgd0.2
@@ -44,7 +45,7 @@ from fastai.vision.all import Callback, CutMix, L, MixUp, OptimWrapper, RandomEr
 from medmnist.evaluator import getAUC
 import pathfast.data as pd_
 from pathfast.core import Config
-from pathfast.data import load_medmnist
+from pathfast.data import load_medmnist, subset
 import pathfast.models as pm
 from pathfast.models import PathCNN
 import pathfast.train as pt
@@ -122,11 +123,13 @@ def parser(variants)->argparse.ArgumentParser:
     ap.add_argument('--data-dir', default='../shared/data'); ap.add_argument('--out', default=None)
     ap.add_argument('--seeds', default='42,43,44'); ap.add_argument('--variants', default=','.join(variants))
     ap.add_argument('--device', default='cpu', help='cpu or cuda')
+    ap.add_argument('--subset', type=int, default=0, help='train on a stratified subset of this many training images (seed 0; the whole validation split)')
     return ap
 
 def start(a, what:str)->tuple:
     "The real PneumoniaMNIST at 28 px, and the results table's first lines (the machine, then `what`), printed"
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
+    if getattr(a, 'subset', 0): data = subset(data, a.subset, splits=('train',), seed=0); what += f", a stratified subset of {a.subset} training images (seed 0)"
     where = torch.cuda.get_device_name(a.device) if a.device.startswith('cuda') else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
     lines = [f"{where}, {what}", '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|']
