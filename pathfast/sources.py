@@ -184,7 +184,7 @@ def read_csv(path:str|Path, # a CSV with an image path column and a label column
 
 # %% ../nbs/01a_sources.ipynb #e7fb61d4
 def content_key(items:list, size:int, extra:dict|None=None)->str:
-    "A key for the decoded set: every file's path, bytes and modification time, its label and split, the size, and `extra`"
+    "A key for the decoded set: every file's path, size in bytes and modification time (not its content), its label and split, the size, and `extra`"
     h = hashlib.sha256(json.dumps(dict(v=CACHE_VERSION, size=size, extra=extra or {}), sort_keys=True).encode())
     for p, y, s in items:
         st = p.stat()
