@@ -389,14 +389,11 @@ def early_stop_step(store:dict, runs:list, patiences:tuple=(3, 5, 10))->dict|Non
                 why=why + f"tested earlier, worse weights in {where(moved)}: a {better} {score} came after the stop.")
 
 def regularisers(store:dict)->str:
-    "pathfast's regularisation as the store records it: \"fastai's aug_transforms, a weight decay of 0.01 and, in its custom CNN, a dropout of 0.25\""
-    wd, cnn = store['manifest'].get('config', {}).get('wd'), store['manifest'].get('models', {}).get('cnn', {})
-    p = cnn.get('dropout', next(iter(re.findall(r'Dropout\(([\d.]+)\)', cnn.get('summary', ''))), None))  # older stores: from PathCNN's layer summary
-    head, last = ["fastai's aug_transforms"], None
-    if wd is not None: head.append(f"a weight decay of {wd:g}")
-    if p is not None: last = f", in its custom CNN, a dropout of {float(p):g}"
-    if last is None and len(head) > 1: last = ' ' + head.pop()
-    return ', '.join(head) + (f" and{last}" if last else '')
+    "pathfast's regularisation as the store records it: \"fastai's aug_transforms, a weight decay of 0.01 and a dropout of 0.25 in its custom CNN\""
+    m = store['manifest']
+    wd, drop = m.get('config', {}).get('wd'), re.search(r'Dropout\(([\d.]+)\)', m.get('models', {}).get('cnn', {}).get('summary', ''))  # PathCNN's one dropout
+    return names(["fastai's aug_transforms", *([f"a weight decay of {wd:g}"] if wd is not None else []),
+                  *([f"a dropout of {float(drop[1]):g} in its custom CNN"] if drop else [])])
 
 def next_steps(store:dict, diags:list, cs:list)->list:
     "What to try next, from the findings: dicts of `what` and `why` (the finding that prompted it)"

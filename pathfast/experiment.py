@@ -39,9 +39,8 @@ def _short(m:nn.Module)->str:
 def _layers(m:nn.Module)->str: return '\n'.join(f'{i:>2} {_short(l)}' for i, l in enumerate(m.children()))
 
 def describe_model(key:str, m:nn.Module)->dict:
-    "Name, library, parameter count and layer summary of `m`, the model `key` ('cnn' or a backbone) names; for PathCNN also its dropout"
-    if key == 'cnn': return dict(name='PathCNN', source='pathfast', params=total_params(m)[0], summary=_layers(m),
-                                 dropout=next(l.p for l in m.modules() if isinstance(l, nn.Dropout)))
+    "Name, library, parameter count and layer summary of `m`, the model `key` ('cnn' or a backbone) names"
+    if key == 'cnn': return dict(name='PathCNN', source='pathfast', params=total_params(m)[0], summary=_layers(m))
     bb = get_backbone(key)
     body = f"{bb.source} {bb.name} body (its layers up to the final pooling), {total_params(m[0])[0]:,} parameters\nfastai head:\n{_layers(m[1])}"
     return dict(name=bb.label, source=bb.source, params=total_params(m)[0], summary=body)
