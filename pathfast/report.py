@@ -370,11 +370,10 @@ def _decoded(px:dict|None, size:int, key:str, auto:bool=False)->str:
     at = (f"{_px(px['smallest'])} pixels, every one" if px['smallest'] == px['largest'] else
           f"from {_px(px['smallest'])} to {_px(px['largest'])} pixels (median {_px(px['median'])})")
     how = ('kept at' if lo == hi == size else 'enlarged to' if hi <= size else 'reduced to' if lo >= size else 'resized to')
+    why = " (which adds no detail)" if how == 'enlarged to' else ''
     if auto and size < DEFAULT_SIDE:  # `sources.pick_side`: every image under 64 px
-        return (f" At the source the images are {at}; each was decoded once at {size}x{size}, the largest side among them (without --size, pathfast "
-                f"enlarges no image past the largest: enlarged pixels add no detail), into pathfast's cache (content key {key}).")
-    return (f" At the source the images are {at}; each was decoded once, {how} {size}x{size}"
-            + (" (which adds no detail)" if how == 'enlarged to' else '') + f", into pathfast's cache (content key {key}).")
+        how, why = 'at', ", the largest side among them (without --size, pathfast enlarges no image past the largest: enlarged pixels add no detail)"
+    return f" At the source the images are {at}; each was decoded once, {how} {size}x{size}{why}, into pathfast's cache (content key {key})."
 
 def data_origin(ds:dict # the manifest's `dataset`
                )->dict:

@@ -50,7 +50,7 @@ def test_default_size_of_small_images(tmp_path):
     assert re.search(r'^decoding small at 47 px: 18 images$', p.stdout, re.M), p.stdout
     man = json.loads((store/'manifest.json').read_text())
     assert (man['dataset']['size'], man['dataset']['source']['size_auto'], man['runs'][0]['input_size']) == (47, True, 47)
-    assert 'each was decoded once at 47x47, the largest side among them (without --size' in re.sub(r'\s+', ' ', out.read_text())
+    assert 'each was decoded once, at 47x47, the largest side among them (without --size' in re.sub(r'\s+', ' ', out.read_text())
 
 def write_csv(p:Path, rows:list)->Path:
     with open(p, 'w', newline='') as f:
