@@ -225,11 +225,12 @@ def decode_images(items:list, # (path, label, split or None) per image
                   classes:list, size:int, # the label names; the side every image is resized to
                   dest:Path, # the cache folder to write `x_<split>.u8`, `y_<split>.npy` and `meta.json` into
                   multi:bool=False, seed:int=0,
-                  what:str='images' # what the progress bar (or log line) says it decodes
+                  what:str='images', # what the progress bar (or log line) says it decodes
+                  survey:tuple|None=None # `_survey`'s answer for `items` when it is made already (`pick_side`), else made here
                  )->dict:
     "Drop files that are not images, split the rest (`split_items`), decode each once, appended to a raw uint8 file per split in `dest`"
     t = time.perf_counter()
-    c, converted, bad, dims = _survey([p for p, y, s in items])
+    c, converted, bad, dims = survey or _survey([p for p, y, s in items])
     skip = set(bad)
     items = [it for it in items if it[0] not in skip]  # `dims` holds the rest: an image that then fails to decode leaves it too
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
@@ -270,14 +271,15 @@ DEFAULT_SIDE = 64  # the side own images are decoded at when --size is not given
 def pick_side(items:list, # (path, label, split or None) per image
               extra:dict, # what else keys the set (`content_key`)
               cache_dir:Path # where the answer is remembered
-             )->int:
-    "The side to decode `items` at when none is given: `DEFAULT_SIDE`, or the largest side of any image when every one is smaller (at least `MIN_SIZE`); remembered by content, so a cached set is not surveyed again"
-    f = Path(cache_dir)/f"{content_key(items, 0, extra)}.side.json"  # size 0: the set's key whatever side it is decoded at
+             )->tuple:
+    "The side to decode `items` at when none is given: `DEFAULT_SIDE`, or the largest side of any image when every one is smaller (at least `MIN_SIZE`); remembered by content, so a cached set is not surveyed again. With the `_survey` it made, if it made one, for `decode_images`"
+    f, survey = Path(cache_dir)/f"{content_key(items, 0, extra)}.side.json", None  # size 0: the set's key whatever side it is decoded at
     try: largest = json.loads(f.read_text())['largest']
     except (OSError, ValueError, KeyError, TypeError):
-        largest = max((max(d) for d in _survey([p for p, y, s in items])[3].values()), default=DEFAULT_SIDE)  # headers only
+        survey = _survey([p for p, y, s in items])  # headers only
+        largest = max((max(d) for d in survey[3].values()), default=DEFAULT_SIDE)
         f.parent.mkdir(parents=True, exist_ok=True); atomic_write(f, json.dumps(dict(largest=largest)))
-    return max(MIN_SIZE, min(DEFAULT_SIDE, largest))
+    return max(MIN_SIZE, min(DEFAULT_SIDE, largest)), survey
 
 def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
                 size:int|None, # the side every image is resized to; None: `pick_side`'s
@@ -289,11 +291,11 @@ def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
     multi, classes = src.get('multi', False), src['classes']
     check_classes(classes, path)  # before a minute of decoding, not after
     extra, cache_dir = dict(kind=kind, classes=classes, multi=multi, seed=seed), Path(cache_dir or cache_root())
-    auto = size is None
-    if auto: size = pick_side(src['items'], extra, cache_dir)
+    auto, survey = size is None, None
+    if auto: size, survey = pick_side(src['items'], extra, cache_dir)
     key = content_key(src['items'], size, extra)
     dest = cache_dir/key
-    hit = build_once(dest, lambda tmp: decode_images(src['items'], classes, size, tmp, multi, seed, f"{name} at {size} px"))
+    hit = build_once(dest, lambda tmp: decode_images(src['items'], classes, size, tmp, multi, seed, f"{name} at {size} px", survey))
     t = time.perf_counter()
     data, meta, maps = load_cached(dest)
     if (n := len(meta['skipped'])):
