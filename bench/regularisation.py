@@ -129,7 +129,7 @@ def parser(variants)->argparse.ArgumentParser:
 def start(a, what:str)->tuple:
     "The real PneumoniaMNIST at 28 px, and the results table's first lines (the machine, then `what`), printed"
     data = load_medmnist('pneumoniamnist', 28, a.data_dir)
-    if getattr(a, 'subset', 0): data = subset(data, a.subset, splits=('train',), seed=0); what += f", a stratified subset of {a.subset} training images (seed 0)"
+    if a.subset: data = subset(data, a.subset, splits=('train',), seed=0); what += f", a stratified subset of {a.subset} training images (seed 0)"
     where = torch.cuda.get_device_name(a.device) if a.device.startswith('cuda') else f"CPU bf16: {cpu_has_bf16()}, torch threads {torch.get_num_threads()}"
     lines = [f"{where}, {what}", '| variant | seed | epochs | best epoch | valid acc | valid loss | valid AUC | train s |',
              '|---|---:|---:|---:|---:|---:|---:|---:|']
