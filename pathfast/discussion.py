@@ -12,6 +12,7 @@ import numpy as np
 from torch import nn
 from scipy.stats import norm
 from statsmodels.stats.proportion import test_proportions_2indep
+from .data import INFO
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
@@ -92,7 +93,7 @@ def diagnose(store:dict, spec:dict)->dict|None:
     run, r = store['runs'][spec['name']], spec['name']
     if run is None: return None
     h = [e for e in run.get('history', []) if e.get('valid_loss') is not None and e.get('train_loss') is not None]
-    n, best, res = len(h), run.get('best_epoch'), dict(run=r)
+    n, best, res = len(h), run.get('best_epoch'), dict(run=r, epochs=len(h))
     if n < 3: res.update(overfit=None, over=f'too few epochs ({n}) to tell', improving=None, still='too few epochs to tell')
     else:
         vl, tl = np.array([e['valid_loss'] for e in h]), np.array([e['train_loss'] for e in h])
@@ -395,13 +396,21 @@ def regularisers(store:dict)->str:
     return names(["fastai's aug_transforms", *([f"a weight decay of {wd:g}"] if wd is not None else []),
                   *([f"a dropout of {float(drop[1]):g} in its custom CNN"] if drop else [])])
 
+def _too_short(short:list)->str:
+    "The diagnoses of runs that trained under 3 epochs, in words: '... trained 1 epoch each, too few to tell whether they had converged'"
+    n = sorted({d['epochs'] for d in short})
+    return (f"{names(d['run'] for d in short)} trained {names(map(str, n)).replace(' and ', ' or ')} epoch{'s' * (n != [1])}"
+            f"{' each' if len(short) > 1 and len(n) == 1 else ''}, too few to tell whether {'it' if len(short) == 1 else 'they'} had converged")
+
 def next_steps(store:dict, diags:list, cs:list)->list:
     "What to try next, from the findings: dicts of `what` and `why` (the finding that prompted it)"
     ds, cfg, out = store['manifest']['dataset'], store['manifest'].get('config', {}), []
     ok = [d for d in diags if d]
-    if still := [d['run'] for d in ok if d['improving']]:
+    still, short = [d['run'] for d in ok if d['improving']], [d for d in ok if d['improving'] is None]  # short: under 3 epochs, too few to judge
+    if still or short:
         out.append(dict(what='Train longer: ' + ('more epochs (--epochs)' if cfg.get('epochs') else 'a larger budget (--steps, --budget-minutes)'),
-                        why=f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch."))
+                        why=' '.join([*([f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch."] if still else []),
+                                      *([_too_short(short) + '.'] if short else [])])))
     if over := [d['run'] for d in ok if d['overfit']]:
         lone = {g[False]['name'] for g in groups(store) if False in g and True not in g}  # no augmented twin in the grid: augmentation untried
         if noaug := [r for r in over if r in lone]:
@@ -423,14 +432,17 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                         why='fine-tuning was significantly more accurate than training from scratch '
                             + ('here.' if better == len(tr) else f"in {better} of the {len(tr)} comparisons"
                                + (f", and significantly less accurate in {worse}." if worse else '.'))))
-    elif sized := bool(tr) and ds['size'] < 64:
+    elif sized := (bool(tr) and ds['size'] < 64 and (ds.get('source') or {}).get('kind') not in ('folder', 'csv')  # own images: only their sources' sizes (below)
+                   and not (short and all(c['a']['name'] in {d['run'] for d in short} for c in tr))):  # fine-tuned runs too short to judge: train longer first (above)
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
+        medmnist = ds['flag'] in INFO  # MedMNIST's sets come at 28, 64, 128 and 224 px; a file of one's own has the size it has
         worse = sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)  # none was significantly better (above)
         how = ('was significantly less accurate than training from scratch' + (f" in {worse} of the {len(tr)} comparisons," if worse < len(tr) else '')
                if worse else 'did not significantly beat training from scratch')
         out.append(dict(what=('A higher input size (the full PneumoniaMNIST: --dataset pneumoniamnist --size 64 or 128, instead of --demo)' if demo else
-                              'A higher input size (--size 64 or 128)') + ('' if big > ds['size'] else ', or --resize for the backbones'),
+                              'A higher input size (--size 64 or 128)' if medmnist else 'A higher input size (the images saved at 64 or 128 px, if their originals are that large)')
+                             + ('' if big > ds['size'] else ', or --resize for the backbones'),
                         why=f"fine-tuning {how} on {ds['size']} px images"
                             + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))
     if tr and finetune_recipe(store) == 'fastai' and not any(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] > 0 for c in tr):
@@ -495,12 +507,13 @@ def key_findings(store:dict, cs:list, diags:list, name)->list:
             f"no significant difference in test accuracy in any of {'them' if sig else f'the {len(ps)} comparisons'} (p from {min(ps):.2f} to {max(ps):.2f})")
         out.append(t + (f": on {n_test:,} test images these runs cannot be told apart." if not sig and n_test else '.'))
     ok = [d for d in diags if d]
-    still, over = [d['run'] for d in ok if d['improving']], [d['run'] for d in ok if d['overfit']]
-    if still or over:
+    still, over, short = [d['run'] for d in ok if d['improving']], [d['run'] for d in ok if d['overfit']], [d for d in ok if d['improving'] is None]
+    if still or over or short:
         out.append(' '.join(([f"{names(still)} {'was' if len(still) == 1 else 'were'} still improving at the last epoch (possibly under-trained)."] if still else [])
                             + ([f"{names(over)} over-fitted: validation loss rose while training loss fell" + (
                                 f", but only after the epoch{'s' * (len(over) > 1)} of lowest validation loss, the one{'s' * (len(over) > 1)} tested."
-                                if monitor(store)[0] == 'validation loss' else ".")] if over else [])))
+                                if monitor(store)[0] == 'validation loss' else ".")] if over else [])
+                            + ([_too_short(short) + f": read the comparisons with {'it' if len(short) == 1 else 'them'} in that light."] if short else [])))
     if (cal := best_calibration(store)[2]) is not None:
         ece = cal['ece']
         out.append(f"The best run's probabilities are {'well' if ece < .05 else 'moderately' if ece < .1 else 'poorly'} calibrated "
