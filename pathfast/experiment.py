@@ -257,7 +257,7 @@ def summary_line(r:RunResult, width:int=13, name:str|None=None)->str:
     b, eps = r.budget or {}, f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}"
     full = b.get('step_epochs') if b.get('epoch_seconds') else None  # the step budget's epochs, when time could cut them
     if full and b['epochs'] < full:  # the time budget cut the plan; a timing far from the real epochs (a busy machine) is shown
-        eps = f"{r.epochs} of {full} epochs under the time budget"
+        eps = f"{r.epochs} of {full} epochs under the time budget" + (f" ({b['epochs']} planned)" if r.epochs < b['epochs'] else '')  # stopped short: as the report says
         if b['epoch_seconds'] > 1.5 * r.seconds_per_epoch: stop += f"; planned from a timing of {b['epoch_seconds']:.1f}s/epoch"
     return (f"{name or r.run:<{width}} test acc {m['accuracy']:.3f}  AUC {m['auc']:.3f}  F1 {m['f1']:.3f}  "
             f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {eps}{best}{stop})")
