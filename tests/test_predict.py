@@ -166,7 +166,7 @@ def test_wandb_offline_log_holds_the_epochs(data, tmp_path):
     s = tmp_path/'store'
     res = run_experiment(data, cfg(models=['cnn'], epochs=2), s, log=lambda l: None, track='wandb', export=False)
     # wandb-core holds a run file's current 32 KB block in memory and writes it when the service closes the run, which
-    # `run.finish()` asks for without waiting (core/pkg/leveldb: `Next` writes nothing). So a full suite here once read this
+    # `run.finish()` asks for without waiting (core/pkg/leveldb: `Next` writes nothing). So two full suites here read this
     # (4 KB) file without its history, which landed a moment later. Read it as `wandb sync` would, after the session ends:
     # `wandb.teardown()` waits for the service to close every run file (the CLI's process does so at exit).
     import wandb; wandb.teardown()
