@@ -12,11 +12,11 @@ import numpy as np
 from torch import nn
 from scipy.stats import norm
 from statsmodels.stats.proportion import test_proportions_2indep
-from .data import INFO
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts, finetune_recipe, run_machines, store_machine)
+                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
+                           official_file)
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
 
 # %% ../nbs/05d_discussion.ipynb #4403fe49
@@ -436,12 +436,13 @@ def next_steps(store:dict, diags:list, cs:list)->list:
                    and not (short and all(c['a']['name'] in {d['run'] for d in short} for c in tr))):  # fine-tuned runs too short to judge: train longer first (above)
         big = max((s['input_size'] or 0 for s in store['specs'] if s['pretrained']), default=0)  # the fine-tuned runs' input, when resized on the device
         demo = (ds.get('source') or {}).get('kind') == 'demo'  # the demo is 28 px only: the same data at 64 px is --dataset pneumoniamnist
-        medmnist = ds['flag'] in INFO  # MedMNIST's sets come at 28, 64, 128 and 224 px; a file of one's own has the size it has
+        medmnist = official_file(ds)  # MedMNIST's sets come at 28, 64, 128 and 224 px; a file of one's own has the size it has
         worse = sum(c['res']['accuracy']['significant'] and c['res']['accuracy']['d'] < 0 for c in tr)  # none was significantly better (above)
         how = ('was significantly less accurate than training from scratch' + (f" in {worse} of the {len(tr)} comparisons," if worse < len(tr) else '')
                if worse else 'did not significantly beat training from scratch')
         out.append(dict(what=('A higher input size (the full PneumoniaMNIST: --dataset pneumoniamnist --size 64 or 128, instead of --demo)' if demo else
-                              'A higher input size (--size 64 or 128)' if medmnist else 'A higher input size (the images saved at 64 or 128 px, if their originals are that large)')
+                              f"A higher input size (--dataset {ds['flag']} --size 64 or 128)" if medmnist else
+                              'A higher input size (the images saved at 64 or 128 px, if their originals are that large)')
                              + ('' if big > ds['size'] else ', or --resize for the backbones'),
                         why=f"fine-tuning {how} on {ds['size']} px images"
                             + (f" (enlarged to {big} px, which adds no detail)" if big > ds['size'] else '') + ", where ImageNet features have little to work with."))

@@ -20,7 +20,8 @@ from .sources import DEFAULT_SIDE
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
-                           monitor, best_run, best_scored, names, subset_cuts, averaged, finetune_recipe, run_machines, store_machine)
+                           monitor, best_run, best_scored, names, subset_cuts, averaged, finetune_recipe, run_machines, store_machine,
+                           official_file)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
 from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
@@ -381,7 +382,7 @@ def data_origin(ds:dict # the manifest's `dataset`
     src, flag, md5, path = ds.get('source') or {}, ds['flag'], ds.get('md5') or '–', ds.get('path') or '–'
     kind = src.get('kind') if isinstance(src, dict) else None
     info = INFO.get(flag, {})
-    official = bool(info) and md5 == info.get('MD5' + ('' if ds['size'] == 28 else f"_{ds['size']}"))
+    official = official_file(ds)
     medmnist = dict(medmnist=bool(info), split="MedMNIST's official training, validation and test splits")
     if kind == 'demo': return dict(medmnist, what="the copy that ships inside pathfast for --demo, unmodified: MedMNIST v2 (Yang et al., Scientific Data 10, 41, 2023; images from Kermany et al., Cell 172, 2018), licensed CC BY 4.0",
                                    check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")

@@ -7,13 +7,13 @@ __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'bina
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'averaged', 'finetune_recipe', 'report_title', 'fmt_num', 'pct', 'fmt_ci',
            'fmt_p', 'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
-           'best_scored', 'subset_cuts', 'run_machines', 'store_machine']
+           'best_scored', 'official_file', 'subset_cuts', 'run_machines', 'store_machine']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, re, textwrap
 import numpy as np
 from .core import machine
-from .data import MULTI_LABEL
+from .data import MULTI_LABEL, INFO
 from .train import test_metrics
 
 # %% ../nbs/05a_runs.ipynb #01b729a6
@@ -209,6 +209,13 @@ def best_scored(store:dict)->tuple:
     s = best_run(store)
     run = s and store['runs'][s['name']]
     return (s, run) if run and run.get('test_probs') is not None else (None, None)
+
+# %% ../nbs/05a_runs.ipynb #b7d3e915
+def official_file(ds:dict # the manifest's `dataset`
+                 )->bool:
+    "Whether the data set is an official MedMNIST file: its MD5 is the one MedMNIST publishes for its flag and size"
+    info = INFO.get(ds['flag'], {})
+    return bool(info) and ds.get('md5') == info.get('MD5' + ('' if ds['size'] == 28 else f"_{ds['size']}"))
 
 # %% ../nbs/05a_runs.ipynb #83ea8cdb
 def subset_cuts(store:dict)->dict:
