@@ -460,7 +460,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
     if 'train' in cuts:
         out.append(dict(what='All the training data (--subset 0, or --full)', why=f"these runs used {cuts['train'][0]:,} of the {cuts['train'][1]:,} training images."))
     counts = ds.get('counts', {}).get('train')
-    if counts and not multi_label(store) and min(counts) < .5 * max(counts) and ds['flag'] != 'pneumoniamnist':  # measured there: it did not help (below)
+    if counts and not multi_label(store) and min(counts) < .5 * max(counts) and not (ds['flag'] == 'pneumoniamnist' and official_file(ds)):  # measured there: it did not help (below)
         rare = int(np.argmin(counts))
         recs = [np.asarray(v['confusion_matrix'], float) for _, v in finished(store)]
         if recs and all(np.argmin(np.diag(c) / np.maximum(c.sum(1), 1)) == rare for c in recs):
