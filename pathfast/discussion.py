@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import test_proportions_2indep
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, multi_label, binary, positive, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
+                           pct, ensemble, monitor, best_run, best_tied, multi_label, binary, positive, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
                            official_file)
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
 
@@ -224,6 +224,12 @@ def _best(store:dict, name)->list:
     t = (f"Chosen by its validation accuracy at the tested epoch (the test split plays no part in the choice), the best run is "
          f"{name(r)}, on {px}: {fmt_pm(va, pct)} on the validation split, and on the test split {fmt_pm(te, pct)} accuracy "
          f"{fmt_ci(ci.get('accuracy'), pct)} and AUC {fmt_pm(seed_stats(store, r, 'auc'))} {fmt_ci(ci.get('auc'))}.")
+    if tied := best_tied(store):
+        vl = mean_of(store, r, 'loss', 'valid_metrics')
+        losses = [apart(vl, x)[1] for _, x in tied if x is not None and vl is not None]
+        t += (f" {names(name(x['name']) for x, _ in tied)} {'ties' if len(tied) == 1 else 'tie'} with it on validation accuracy; "
+              + (f"its lower validation loss ({apart(vl, min(x for _, x in tied if x is not None))[0]} against {names(losses)}) decided."
+                 if losses else "the grid's order decided, no validation loss being recorded."))
     if binary(store):
         c = ds['classes']
         t += (f" Its sensitivity (recall of {c[positive(c)]}) is {pct(mean_of(store, r, 'sensitivity'))} {fmt_ci(ci.get('sensitivity'), pct)}, "

@@ -347,7 +347,7 @@ def figures(store:dict)->list:
     res.append(_fig('f1', f"F1 per {noun(store)} (test split)", f"F1 of each {noun(store)} for each finished run{first}.", draw(plot_bars, 'f1'), none))
     cal = draw(plot_calibration)
     res.append(_fig('calibration', 'Calibration of the best run', f"Reliability diagram of {best['name'] if best else 'the best run'} "
-                    "(the best validation accuracy): the test images binned by predicted probability, the bars the observed frequency "
+                    "(the best run, by validation accuracy): the test images binned by predicted probability, the bars the observed frequency "
                     "in each bin, the line the same frequencies at each bin's mean probability (on the diagonal when the probabilities can "
                     "be read as frequencies), and beneath, the images per bin. ECE: the expected calibration error, the mean gap weighted by the images per bin.",
                     cal, none if not ok else 'The best run has no test probabilities in the store: no calibration to draw.'))

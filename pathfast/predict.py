@@ -7,7 +7,7 @@ __all__ = ['DTYPES', 'EXAMPLES', 'best_name', 'find_run', 'image_items', 'load_i
            'decode', 'export_onnx', 'write_csv', 'predict_images', 'pathfast_predict', 'parser', 'main']
 
 # %% ../nbs/07_predict.ipynb #0a7b387c
-import copy, csv, io, json, os, sys, warnings, zipfile
+import copy, csv, io, json, math, os, sys, warnings, zipfile
 from contextlib import redirect_stdout
 from pathlib import Path
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by a dependency at import, not actionable
@@ -27,7 +27,7 @@ def _load(p:Path)->'RunResult':
 def best_name(store:Path, # a results store
               done:dict # its run files with weights: {file name: `RunResult`}
              )->str:
-    "The report's best run (`runs.best_run`: highest mean validation accuracy over its seeds, the grid's first on a tie), its best seed's file name"
+    "The report's best run (`runs.best_run`: highest mean validation accuracy over its seeds, then lowest mean validation loss, then the grid's first), its best seed's file name (by the same two scores)"
     try: man = json.loads((store/'manifest.json').read_text())
     except (OSError, ValueError): man = {}
     grid = [s.get('name') for s in man.get('runs') or [] if isinstance(s, dict)]
@@ -35,8 +35,9 @@ def best_name(store:Path, # a results store
     where = {g if s is None else f'{g}.seed{s}': (i, j) for i, g in enumerate(grid) for j, s in enumerate(seeds)}
     groups = {}  # grid order, then seed order; a file the manifest does not list comes after, on its own
     for n in sorted(done, key=lambda n: where.get(n, (len(grid), 0))): groups.setdefault(grid[where[n][0]] if n in where else n, []).append(n)
-    acc = lambda n: done[n].valid_metrics['accuracy']
-    return max(max(groups.values(), key=lambda ns: np.mean([acc(n) for n in ns])), key=acc)  # max keeps the first of equals
+    score = lambda ns: (round(np.mean([done[n].valid_metrics['accuracy'] for n in ns]), 9),  # as `runs.best_run` ranks them
+                        -np.mean([done[n].valid_metrics.get('loss', math.inf) for n in ns]))
+    return max(max(groups.values(), key=score), key=lambda n: score([n]))  # max keeps the first of equals
 
 def find_run(src:str|Path, # a results store, a run's JSON (`runs/<run>.json`) or its weights (`runs/<run>.safetensors`)
              run:str|None=None # the run's name in a store; None: the report's best run (`best_name`)

@@ -7,7 +7,7 @@ __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'bina
            'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs', 'arch_pairs',
            'aug_pairs', 'names', 'finished', 'averaged', 'finetune_recipe', 'report_title', 'fmt_num', 'pct', 'fmt_ci',
            'fmt_p', 'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run',
-           'best_scored', 'official_file', 'subset_cuts', 'run_machines', 'store_machine']
+           'best_tied', 'best_scored', 'official_file', 'subset_cuts', 'run_machines', 'store_machine']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, re, textwrap
@@ -199,10 +199,20 @@ def monitor(store:dict)->tuple:
     return MONITOR.get(store['manifest'].get('config', {}).get('monitor'), ('validation score', 'best', 'better'))
 
 # %% ../nbs/05a_runs.ipynb #004da7ac
+def _by_validation(store:dict)->list:
+    "The finished runs that recorded a validation accuracy, as (spec, accuracy, loss) means over their seeds, best first: by accuracy, then by loss, then in grid order"
+    cand = [(s, round(va, 9), mean_of(store, s['name'], 'loss', 'valid_metrics')) for s, _ in finished(store)
+            if (va := mean_of(store, s['name'], 'accuracy', 'valid_metrics')) is not None]  # rounded: the same count, whatever the sum's order
+    return sorted(cand, key=lambda c: (-c[1], math.inf if c[2] is None else c[2]))  # a stable sort: the grid's order on a full tie
+
 def best_run(store:dict)->dict|None:
-    "The spec of the finished run with the highest mean validation accuracy at its tested epoch; None if no run recorded one"
-    cand = [(s, va) for s, _ in finished(store) if (va := mean_of(store, s['name'], 'accuracy', 'valid_metrics')) is not None]
-    return max(cand, key=lambda c: c[1])[0] if cand else None
+    "The spec of the finished run with the highest mean validation accuracy at its tested epoch (the lowest mean validation loss among runs tied on it); None if no run recorded one"
+    return (r := _by_validation(store)) and r[0][0] or None
+
+def best_tied(store:dict)->list:
+    "The other finished runs whose mean validation accuracy ties the best run's, as (spec, mean validation loss): the loss chose among them"
+    r = _by_validation(store)
+    return [(s, vl) for s, va, vl in r[1:] if va == r[0][1]]
 
 def best_scored(store:dict)->tuple:
     "The best run's spec and result when it stored its test probabilities (calibration, mistakes read them), else (None, None)"
