@@ -181,13 +181,13 @@ def plot_calibration(store:dict)->Figure|None:
     if run is None: return None
     ok, mids = cal['count'] > 0, (np.arange(10) + .5) / 10
     with mpl.rc_context(STYLE):
-        fig = Figure(figsize=(4.8, 5.), layout='constrained')
+        fig = Figure(figsize=(4.8, 5.8), layout='constrained')
         top, bot = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         top.bar(mids[ok], cal['freq'][ok], .1, color=run_colors(store)[s['name']], edgecolor='white', label='observed frequency')
         top.plot(cal['conf'][ok], cal['freq'][ok], 'o-', ms=3.5, lw=.8, color='#1d2430', label="reliability: frequency at the bin's mean probability")
         top.plot([0, 1], [0, 1], ':', color='#8a94a6', lw=1, label='perfect calibration')
         top.set(ylabel='observed frequency', xlim=(0, 1), ylim=(0, 1.02), title=f"{s['name']}: ECE {cal['ece']:.3f}")
-        top.legend(loc='upper left')
+        fig.legend(*top.get_legend_handles_labels(), loc='outside lower center')  # beneath: no bin is hidden behind it
         bot.bar(mids, cal['count'], .1, color='#bcc4cf', edgecolor='white')
         bot.set(xlabel=cal['what'], ylabel='images'); bot.grid(axis='x', visible=False)
     return fig
