@@ -71,9 +71,9 @@ def plot_curves(store:dict, kind:str='loss' # 'loss' (train and valid) or 'accur
             ax.set_title(r); ax.set_xlabel('epoch'); ax.set_ylabel(kind + (' (log scale)' if kind == 'loss' else ''))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1)); ax.legend(loc='best')
             if h and (last := max(e['epoch'] for e in h)) < 3: ax.set_xlim(.5, last + .5)  # an epoch or two: whole epochs, not 0.945 to 1.05
-        lims = [ax.get_ylim() for ax in axs if ax.axison]
-        for ax in axs:  # one y scale for every panel, so that runs compare at a glance
-            if lims: ax.set_ylim(min(l[0] for l in lims), max(l[1] for l in lims))
+        on = [ax for ax in axs if ax.axison]  # one y scale for every panel, so that runs compare at a glance:
+        for ax in on[1:]: ax.sharey(on[0])     # shared, the margins are those of all panels' data (no marker half cut at the edge)
+        if on: on[0].autoscale_view(scalex=False)
     return fig
 
 # %% ../nbs/05c_figures.ipynb #8bf4c13a
