@@ -248,7 +248,7 @@ def decode_images(items:list, # (path, label, split or None) per image
                  )->dict:
     "Drop files that are not images, split the rest (`split_items`), decode each once, appended to a raw uint8 file per split in `dest`"
     t = time.perf_counter()
-    c, gray, bad, dims = survey or _survey([p for p, y, s in items])
+    c, gray_files, bad, dims = survey or _survey([p for p, y, s in items])
     skip = set(bad)
     items = [it for it in items if it[0] not in skip]  # `dims` holds the rest: an image that then fails to decode leaves it too
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
@@ -262,7 +262,7 @@ def decode_images(items:list, # (path, label, split or None) per image
         decoded = ex.map(_decode, [(p, size, c) for s, y, p in order], chunksize=64)
         for (s, y, p), a in zip(order, _bar(decoded, len(order), f"decoding {what}")):
             if a is None: bad.append(p); del dims[p]; continue
-            grey, colour = grey and _grey(a), colour + (p not in gray)
+            grey, colour = grey and _grey(a), colour + (p not in gray_files)
             outs[s].write(np.ascontiguousarray(a).tobytes()); k[s] += 1; labels[s].append(y)
     for f in outs.values(): f.close()
     converted = 0 if c == 1 else sum(k.values()) - colour  # grayscale files made RGB
