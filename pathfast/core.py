@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['TRAIN_DEVICES', 'AUG_SETTINGS', 'LOCK', 'PathfastError', 'get_device', 'Config', 'check_out', 'atomic_write',
            'save_json', 'load_json', 'store_lock', 'file_md5', 'versions', 'hardware', 'machine', 'interactive',
-           'script_parser', 'run_script']
+           'script_parser', 'run_script', 'validation_rank']
 
 # %% ../nbs/00_core.ipynb #b140d51e
-import argparse, hashlib, json, os, platform, socket, sys, tempfile
+import argparse, hashlib, json, math, os, platform, socket, sys, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from fastcore.script import anno_parser
@@ -274,6 +274,13 @@ def run_script(p:argparse.ArgumentParser, f, argv:list|None=None):
     args = vars(p.parse_intermixed_args(argv))
     for k in ('pdb', 'xtra'): args.pop(k, None)
     return f(**args)
+
+# %% ../nbs/00_core.ipynb #5e7d0b93
+def validation_rank(accuracy:float, # validation accuracy (a run's, or the mean over its seeds)
+                    loss:float|None # validation loss; None: not recorded
+                   )->tuple:
+    "A key that sorts runs on the validation split, higher first: the accuracy, then the lower loss (an unrecorded one last)"
+    return round(accuracy, 9), -(math.inf if loss is None else loss)
 
 # %% ../nbs/00_core.ipynb #238bca52
 @contextmanager

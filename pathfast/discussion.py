@@ -224,12 +224,11 @@ def _best(store:dict, name)->list:
     t = (f"Chosen by its validation accuracy at the tested epoch (the test split plays no part in the choice), the best run is "
          f"{name(r)}, on {px}: {fmt_pm(va, pct)} on the validation split, and on the test split {fmt_pm(te, pct)} accuracy "
          f"{fmt_ci(ci.get('accuracy'), pct)} and AUC {fmt_pm(seed_stats(store, r, 'auc'))} {fmt_ci(ci.get('auc'))}.")
-    if tied := best_tied(store):
-        vl = mean_of(store, r, 'loss', 'valid_metrics')
-        losses = [apart(vl, x)[1] for _, x in tied if x is not None and vl is not None]
+    if tied := best_tied(store):  # sorted by their loss: the first is the closest to the best run's
+        vl, xs = mean_of(store, r, 'loss', 'valid_metrics'), [x for _, x in tied if x is not None]
         t += (f" {names(name(x['name']) for x, _ in tied)} {'ties' if len(tied) == 1 else 'tie'} with it on validation accuracy; "
-              + (f"its lower validation loss ({apart(vl, min(x for _, x in tied if x is not None))[0]} against {names(losses)}) decided."
-                 if losses else "the grid's order decided, no validation loss being recorded."))
+              + (f"its lower validation loss ({apart(vl, xs[0])[0]} against {names(apart(vl, x)[1] for x in xs)}) decided."
+                 if vl is not None and xs else "the grid's order decided, no validation loss being recorded."))
     if binary(store):
         c = ds['classes']
         t += (f" Its sensitivity (recall of {c[positive(c)]}) is {pct(mean_of(store, r, 'sensitivity'))} {fmt_ci(ci.get('sensitivity'), pct)}, "

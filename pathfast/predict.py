@@ -14,7 +14,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  #
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from fastcore.script import call_parse, Param
-from .core import PathfastError, check_out, get_device, atomic_write, script_parser, run_script
+from .core import PathfastError, check_out, get_device, atomic_write, script_parser, run_script, validation_rank
 # torch and the pathfast modules built on it are imported by the functions below when they run: the parser needs none of
 # them, so `pathfast-predict --help` and a mistyped option answer at once (as `cli`'s)
 
@@ -35,8 +35,8 @@ def best_name(store:Path, # a results store
     where = {g if s is None else f'{g}.seed{s}': (i, j) for i, g in enumerate(grid) for j, s in enumerate(seeds)}
     groups = {}  # grid order, then seed order; a file the manifest does not list comes after, on its own
     for n in sorted(done, key=lambda n: where.get(n, (len(grid), 0))): groups.setdefault(grid[where[n][0]] if n in where else n, []).append(n)
-    score = lambda ns: (round(np.mean([done[n].valid_metrics['accuracy'] for n in ns]), 9),  # as `runs.best_run` ranks them
-                        -np.mean([done[n].valid_metrics.get('loss', math.inf) for n in ns]))
+    score = lambda ns: validation_rank(np.mean([done[n].valid_metrics['accuracy'] for n in ns]),  # as `runs.best_run` ranks them
+                                       np.mean([done[n].valid_metrics.get('loss', math.inf) for n in ns]))
     return max(max(groups.values(), key=score), key=lambda n: score([n]))  # max keeps the first of equals
 
 def find_run(src:str|Path, # a results store, a run's JSON (`runs/<run>.json`) or its weights (`runs/<run>.safetensors`)

@@ -12,8 +12,8 @@ __all__ = ['METRICS', 'NORMAL_WORDS', 'PALETTE', 'MONITOR', 'multi_label', 'bina
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, re, textwrap
 import numpy as np
-from .core import machine
-from .data import MULTI_LABEL, INFO
+from .core import PathfastError, machine, validation_rank
+from .data import MULTI_LABEL, expected_md5
 from .train import test_metrics
 
 # %% ../nbs/05a_runs.ipynb #01b729a6
@@ -201,9 +201,9 @@ def monitor(store:dict)->tuple:
 # %% ../nbs/05a_runs.ipynb #004da7ac
 def _by_validation(store:dict)->list:
     "The finished runs that recorded a validation accuracy, as (spec, accuracy, loss) means over their seeds, best first: by accuracy, then by loss, then in grid order"
-    cand = [(s, round(va, 9), mean_of(store, s['name'], 'loss', 'valid_metrics')) for s, _ in finished(store)
-            if (va := mean_of(store, s['name'], 'accuracy', 'valid_metrics')) is not None]  # rounded: the same count, whatever the sum's order
-    return sorted(cand, key=lambda c: (-c[1], math.inf if c[2] is None else c[2]))  # a stable sort: the grid's order on a full tie
+    cand = [(s, va, mean_of(store, s['name'], 'loss', 'valid_metrics')) for s, _ in finished(store)
+            if (va := mean_of(store, s['name'], 'accuracy', 'valid_metrics')) is not None]
+    return sorted(cand, key=lambda c: validation_rank(c[1], c[2]), reverse=True)  # stable, reversed too: the grid's order on a full tie
 
 def best_run(store:dict)->dict|None:
     "The spec of the finished run with the highest mean validation accuracy at its tested epoch (the lowest mean validation loss among runs tied on it); None if no run recorded one"
@@ -212,7 +212,7 @@ def best_run(store:dict)->dict|None:
 def best_tied(store:dict)->list:
     "The other finished runs whose mean validation accuracy ties the best run's, as (spec, mean validation loss): the loss chose among them"
     r = _by_validation(store)
-    return [(s, vl) for s, va, vl in r[1:] if va == r[0][1]]
+    return [(s, vl) for s, va, vl in r[1:] if validation_rank(va, None)[0] == validation_rank(r[0][1], None)[0]]
 
 def best_scored(store:dict)->tuple:
     "The best run's spec and result when it stored its test probabilities (calibration, mistakes read them), else (None, None)"
@@ -224,8 +224,8 @@ def best_scored(store:dict)->tuple:
 def official_file(ds:dict # the manifest's `dataset`
                  )->bool:
     "Whether the data set is an official MedMNIST file: its MD5 is the one MedMNIST publishes for its flag and size"
-    info = INFO.get(ds['flag'], {})
-    return bool(info) and ds.get('md5') == info.get('MD5' + ('' if ds['size'] == 28 else f"_{ds['size']}"))
+    try: return ds.get('md5') == expected_md5(ds['flag'], ds['size'])
+    except PathfastError: return False  # no MedMNIST flag or size: a set of one's own
 
 # %% ../nbs/05a_runs.ipynb #83ea8cdb
 def subset_cuts(store:dict)->dict:
