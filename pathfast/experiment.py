@@ -16,7 +16,7 @@ from torch import nn
 from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
 from .data import MedData, get_dls, NORM, INFO
-from .models import ADAMW, OPTIMIZER, check_weights, get_backbone
+from .models import ADAMW, OPTIMIZER, check_weights, check_input, get_backbone
 from .train import RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
 from .saliency import gradcam_sample
@@ -262,11 +262,13 @@ def summary_line(r:RunResult, width:int=13, name:str|None=None)->str:
     return (f"{name or r.run:<{width}} test acc {m['accuracy']:.3f}  AUC {m['auc']:.3f}  F1 {m['f1']:.3f}  "
             f"{r.train_seconds:.0f}s ({r.seconds_per_epoch:.1f}s/epoch, {eps}{best}{stop})")
 
-def check_runs(cfg:Config, weights:bool=True)->list:
-    "The grid's specs, after checking every model name and (if `weights`) the starting weights of every pretrained one"
+def check_runs(cfg:Config, weights:bool=True, size:int|None=None)->list:
+    "The grid's specs, after checking every model name, (if `weights`) the starting weights of every pretrained one, and (given the data's `size`) that each backbone takes its input"
     specs = grid(cfg)
     for key, pre in dict.fromkeys((s.model, s.pretrained) for s in specs if s.model != 'cnn'):
         check_weights(key, pre and weights, cfg.weights if pre else None)
+    if size is not None:
+        for key, px in dict.fromkeys((s.model, input_size(s, size, cfg.resize)) for s in specs if s.model != 'cnn'): check_input(key, px)
     return specs
 
 def _exporter(path:Path, data:MedData, cfg:Config):
@@ -296,7 +298,7 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
                   )->dict:
     "Train (or resume) the grid, saving each run to the store as it finishes; the results by run name"
     pick_bs(data.n_samples['train'], cfg.bs)  # a batch size the training split cannot fill is refused before anything is written
-    specs = check_runs(cfg)
+    specs = check_runs(cfg, size=data.size)
     check_track(track)
     store = Store(results_dir)
     man = manifest(data, cfg, preset)
