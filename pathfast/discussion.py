@@ -165,8 +165,8 @@ def cnn_design(store:dict)->dict|None:
            f"Widths: {', '.join(map(str, widths))} filters, doubling as the maps halve, so that each stage costs about the same "
            f"computation (the VGG rule) and the last stage describes the image with {widths[-1]} features.",
            "Batch normalization after every convolution (fastai's ConvLayer: convolution, batch norm, ReLU) keeps each layer's inputs "
-           "at a steady scale, which lets the one-cycle schedule reach a high learning rate"
-           + (f" ({cfg['lr_cnn']:g} here)" if cfg.get('lr_cnn') else '') + " without diverging.",
+           "at a steady scale, which lets it train at a high learning rate"
+           + (f" ({cfg['lr_cnn']:g} here)" if cfg.get('lr_cnn') and not cfg.get('lr_find') else '') + " without diverging.",
            f"Global average pooling, not a flattened dense layer, turns the last map into {fc.in_features} numbers: the classifier has "
            f"{fc.in_features * fc.out_features + fc.out_features:,} parameters, the network takes any input size, and a small data "
            f"set has less to over-fit.",

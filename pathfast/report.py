@@ -328,10 +328,12 @@ def _training(store:dict)->tuple:
     rows = [('Length of a run', length)] + ([('Fine-tuning recipe', RECIPES[recipe])] if tuned else [])
     rows += [('Epochs with the pretrained body frozen, first', frozen)] if recipe == 'fastai' else []
     rows += [('Batch size', (m.get('batch') or {}).get('why', cfg.get('bs')))]
-    rows += [(f"{'LR' if plateau else 'Max LR'}, {archs(cnn)}", cfg.get('lr_cnn'))] if cnn else []
     peak = 'LR' if plateau else 'Max LR'  # fastai's fine-tune halves its base LR once unfrozen; from scratch it is the one-cycle's peak
+    rows += [(f"{peak}, {archs(cnn)}", cfg.get('lr_cnn'))] if cnn and not cfg.get('lr_find') else []
     tuned_bb, scratch_bb = [s for s in other if s['pretrained']], [s for s in other if not s['pretrained']]
-    if recipe == 'full' and tuned_bb:  # a full fine-tune peaks at its own rate (before `lr_finetune` existed: at `lr_backbone`)
+    if cfg.get('lr_find'):  # every run trained at its own suggestion: the configured rates were not used
+        rows += [(f"{peak if recipe != 'fastai' or not tuned_bb else 'LR'}, every run", "fastai's lr_find suggestion (its valley), each run's own: see the table below")]
+    elif recipe == 'full' and tuned_bb:  # a full fine-tune peaks at its own rate (before `lr_finetune` existed: at `lr_backbone`)
         rows += [(f"{peak}, {archs(tuned_bb)} (fine-tuned)", cfg.get('lr_finetune', cfg.get('lr_backbone')))]
         rows += [(f"{peak}, {archs(scratch_bb)} (from scratch)", cfg.get('lr_backbone'))] if scratch_bb else []
     elif other:  # one rate for every backbone: backbones from scratch only, or fastai's recipe (its base LR)
@@ -353,7 +355,7 @@ def _training(store:dict)->tuple:
                 minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,
                 tta=[s['name'] for s in specs if s['augment']] if cfg.get('tta') else [],
-                own_rate=cfg.get('lr_finetune') if recipe == 'full' else None)  # a store from before `lr_finetune` fine-tuned at `lr_backbone`
+                own_rate=cfg.get('lr_finetune') if recipe == 'full' and not cfg.get('lr_find') else None)  # a store from before `lr_finetune` fine-tuned at `lr_backbone`
     return text, [(k, '–' if v is None else v) for k, v in rows]
 
 AUG_DESC = {'do_flip': 'random horizontal flips', 'flip_vert': 'vertical flips and 90° rotations too (all 8 dihedral transforms)',
