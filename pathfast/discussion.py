@@ -281,7 +281,8 @@ def _diagnoses(store:dict, diags:list)->list:
     stops = []
     if early := who(lambda r: r.get('stopped') == 'early'):
         score, _, better = monitor(store)
-        stops.append(f"Early stopping (after {cfg.get('patience', '?')} epochs without a {better} {score}) ended {names(early)} before the "
+        n = cfg.get('patience', '?')
+        stops.append(f"Early stopping (after {n} epoch{'' if n == 1 else 's'} without a {better} {score}) ended {names(early)} before the "
                      f"epochs the budget planned.")
     if cut := who(lambda r: r.get('stopped') == 'time'):
         stops.append(f"The time budget ended {names(cut)} before the planned epochs: the epochs took longer than timed before training.")

@@ -344,7 +344,7 @@ def _training(store:dict)->tuple:
              ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)
                                  else "the best epoch's average (EMA)" if avg else "the best epoch's") + f", by the {best} {score}"),
              ('Weight average (EMA)', f"{archs(avg)}, memory {ema_pct} of a run's optimizer steps (at least 50, at most a fifth of the run)" if avg else 'off'),
-             ('Early stopping', f"after {cfg['patience']} epochs without a {better} {score}" if cfg.get('patience') else 'off'),
+             ('Early stopping', f"after {_epochs(cfg['patience'])} without a {better} {score}" if cfg.get('patience') else 'off'),
              ('Label smoothing', cfg.get('label_smoothing') or 'off'), ('Test-time augmentation', 'on' if cfg.get('tta') else 'off'),
              ('Optimizer', cfg.get('opt')), ('Weight decay', cfg.get('wd')), ('Precision', cfg.get('precision')),
              ('Channels-last memory format', cfg.get('channels_last')), ('LR finder used', cfg.get('lr_find')),

@@ -261,6 +261,14 @@ def test_plateau_label_smoothing_no_ema_in_methods(tmp_path):
     assert 'label smoothing, ε = 0.1' in methods and 'the one with the highest validation accuracy' in methods
     assert 'Every run trains for 6 epochs, fixed with --epochs.' in methods and '6 epochs per run (--epochs)' in methods
 
+def test_patience_of_one_epoch_reads_in_the_singular(tmp_path):
+    store = fake_store(tmp_path/'results', schedule='plateau', patience=1, epochs=6)
+    methods = text(section(render_report(store, tmp_path/'r.html').read_text(), 'methods'))
+    assert 'Early stopping ends a run once 1 epoch passes without a lower validation loss' in methods
+    assert 'after 1 epoch without a lower validation loss' in methods and '1 epochs' not in methods  # the settings table
+    stopped = text(section((tmp_path/'r.html').read_text(), 'discussion'))
+    assert 'Early stopping (after 1 epoch without a lower validation loss) ended' in stopped and '1 epochs' not in stopped
+
 def test_tta_plain_numbers_beneath(three):
     for name, reps in three['seeds'].items():
         plain = re.findall(r'<span class="label">plain ([0-9.]+)</span>', row(three['html'], name).split('class="ensemble"')[0])
