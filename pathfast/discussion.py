@@ -314,20 +314,22 @@ def _errors(store:dict, name)->list:
     return [t]
 
 def _hardest(store:dict)->list:
-    "The class (or label) with the lowest mean recall (for labels: F1) over the finished runs, and the easiest"
+    "The class (or label) with the lowest mean recall (for labels: F1) over the finished runs (each run's seeds averaged), and the easiest"
     classes, done = store['manifest']['dataset']['classes'], finished(store)
     if not done or len(classes) < 2: return []
     def score(v):
         cm = np.asarray(v['confusion_matrix'], float)
         if cm.ndim == 3: return np.divide(2 * cm[:, 1, 1], 2 * cm[:, 1, 1] + cm[:, 0, 1] + cm[:, 1, 0], out=np.zeros(len(cm)), where=cm[:, 1].sum(1) + cm[:, 0, 1] > 0)
         return np.divide(np.diag(cm), cm.sum(1), out=np.zeros(len(cm)), where=cm.sum(1) > 0)
-    sc = np.stack([score(v) for _, v in done])
-    mean, n, what = sc.mean(0), len(done), 'F1' if multi_label(store) else 'recall'
+    seeds = [store['repeats'].get(s['name']) or [v] for s, v in done]
+    sc = np.stack([np.mean([score(x) for x in reps], 0) for reps in seeds])
+    mean, n, k, what = sc.mean(0), len(done), max(map(len, seeds)), 'F1' if multi_label(store) else 'recall'
     lo, hi = int(mean.argmin()), int(mean.argmax())
     n_lowest = int((sc.argmin(1) == lo).sum())
     where = '' if n == 1 else ' (the lowest in every run)' if n_lowest == n else f' (the lowest in {n_lowest} of the {n} runs)' if n_lowest else ''
-    return [f"The hardest {noun(store)} was {classes[lo]}, with a {'' if n == 1 else 'mean '}test {what} of {mean[lo]:.3f}"
-            f"{'' if n == 1 else f' over the {n} finished runs'}{where}, against {mean[hi]:.3f} for the easiest, {classes[hi]}; "
+    over = f" over its {k} seeds" if n == 1 else f" over the {n} finished runs" + (" (each run's seeds averaged)" if k > 1 else '')
+    return [f"The hardest {noun(store)} was {classes[lo]}, with a {'' if n == 1 and k == 1 else 'mean '}test {what} of {mean[lo]:.3f}"
+            f"{over if n > 1 or k > 1 else ''}{where}, against {mean[hi]:.3f} for the easiest, {classes[hi]}; "
             f"the diagnoses table gives each run's most frequent confusion."]
 
 def _load(x)->str: return ', '.join(f'{v:g}' for v in x) + ' (1, 5 and 15 min)' if isinstance(x, (list, tuple)) else str(x)
