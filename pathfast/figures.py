@@ -221,12 +221,13 @@ def plot_cost(store:dict)->Figure:
     colors = run_colors(store)
     with mpl.rc_context(STYLE):
         fig = Figure(figsize=(6.4, 3.4), layout='constrained')
-        ax = fig.subplots()
+        ax, ts = fig.subplots(), []
         for s, run in finished(store):
             if (t := seed_stats(store, s['name'], 'train_seconds', None)) is None: continue
-            ax.scatter(t[0], seed_stats(store, s['name'])[0], s=70, color=colors[s['name']], zorder=3, label=s['name'])
-        ax.set_xlabel('training time (s)'); ax.set_ylabel('accuracy (test)'); ax.margins(.15)
-        ax.set_xlim(left=0); ax.legend(loc='center left', bbox_to_anchor=(1.01, .5))
+            ax.scatter(t[0], seed_stats(store, s['name'])[0], s=70, color=colors[s['name']], zorder=3, label=s['name']); ts.append(t[0])
+        ax.set_xlabel('training time (s)'); ax.set_ylabel('accuracy (test)'); ax.margins(y=.15)
+        ax.set_xlim(0, 1.1 * max(ts, default=1))  # the axis starts at 0: a margin of its whole span, not of the times' spread (about equal under a time cap)
+        ax.legend(loc='center left', bbox_to_anchor=(1.01, .5))
     return fig
 
 # %% ../nbs/05c_figures.ipynb #4b6973c6
