@@ -327,7 +327,7 @@ def _hardest(store:dict)->list:
     lo, hi = int(mean.argmin()), int(mean.argmax())
     n_lowest = int((sc.argmin(1) == lo).sum())
     where = '' if n == 1 else ' (the lowest in every run)' if n_lowest == n else f' (the lowest in {n_lowest} of the {n} runs)' if n_lowest else ''
-    over = f" over its {k} seeds" if n == 1 else f" over the {n} finished runs" + (" (each run's seeds averaged)" if k > 1 else '')
+    over = f" over its {k} seeds" if n == 1 else f" over the {n} finished runs" + (", each run's seeds averaged" if k > 1 else '')
     return [f"The hardest {noun(store)} was {classes[lo]}, with a {'' if n == 1 and k == 1 else 'mean '}test {what} of {mean[lo]:.3f}"
             f"{over if n > 1 or k > 1 else ''}{where}, against {mean[hi]:.3f} for the easiest, {classes[hi]}; "
             f"the diagnoses table gives each run's most frequent confusion."]
