@@ -77,9 +77,9 @@ def comparison_text(store:dict, c:dict, name)->str:
 def gap_p(store:dict, r:str, # a run of the grid
           nv:int, nt:int # validation and test images
          )->tuple:
-    "(p, the test's name) of the gap between run `r`'s validation and test accuracy: a two-proportion test for one seed, for several a z test that adds the seeds' spread"
+    "(p, the test's name) of the gap between run `r`'s validation and test accuracy (without test-time augmentation, as validation is measured): a two-proportion test for one seed, for several a z test that adds the seeds' spread"
     acc = [(v, t) for x in store['repeats'][r] if (v := (x.get('valid_metrics') or {}).get('accuracy')) is not None
-           and (t := run_metrics(store, x).get('accuracy')) is not None]
+           and (t := (x.get('plain_metrics') or run_metrics(store, x)).get('accuracy')) is not None]
     va, te = np.mean(acc, axis=0)
     if len(acc) == 1:
         with np.errstate(divide='ignore', invalid='ignore'):  # statsmodels also works out an odds ratio, unused here, that divides by zero at 0% or 100%
@@ -104,13 +104,14 @@ def diagnose(store:dict, spec:dict)->dict|None:
         res['gap'] = float(vl[(best or lo + 1) - 1] - tl[(best or lo + 1) - 1])
         last = (best or lo + 1) == n
         res['improving'], res['still'] = last, f"yes: tested epoch {n} is the last" if last else f"no: tested epoch {best or lo + 1} of {n}"
-    va, te = mean_of(store, r, 'accuracy', 'valid_metrics'), mean_of(store, r)
+    va, plain = mean_of(store, r, 'accuracy', 'valid_metrics'), mean_of(store, r, 'accuracy', 'plain_metrics')
+    te, tta = (mean_of(store, r), '') if plain is None else (plain, ' without TTA')  # validation has no test-time augmentation: nor does this test number
     nv = store['manifest']['dataset'].get('n_samples', {}).get('val')
     nt = int(np.asarray(run['confusion_matrix']).sum())  # test images (single-label)
     if va is not None and nv and not multi_label(store):
         p, test = gap_p(store, r, nv, nt)
-        res.update(gap_p=p, gap_test=test, valid=va, test=te, vt=f"{pct(va)} against {pct(te)}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
-    else: res.update(gap_p=None, vt='–' if va is None else f"{pct(va)} against {pct(te)}")
+        res.update(gap_p=p, gap_test=test, valid=va, test=te, vt=f"{pct(va)} against {pct(te)}{tta}: " + (f"a significant gap ({fmt_p(p)})" if p < ALPHA else f"no significant gap ({fmt_p(p)})"))
+    else: res.update(gap_p=None, vt='–' if va is None else f"{pct(va)} against {pct(te)}{tta}")
     classes, cm = store['manifest']['dataset']['classes'], np.asarray(run['confusion_matrix'], float)
     if multi_label(store):
         tp, fp, fn = cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0]
