@@ -322,7 +322,7 @@ def _hardest(store:dict)->list:
         cm = np.asarray(v['confusion_matrix'], float)
         if cm.ndim == 3: return np.divide(2 * cm[:, 1, 1], 2 * cm[:, 1, 1] + cm[:, 0, 1] + cm[:, 1, 0], out=np.zeros(len(cm)), where=cm[:, 1].sum(1) + cm[:, 0, 1] > 0)
         return np.divide(np.diag(cm), cm.sum(1), out=np.zeros(len(cm)), where=cm.sum(1) > 0)
-    seeds = [store['repeats'].get(s['name']) or [v] for s, v in done]
+    seeds = [store['repeats'][s['name']] for s, _ in done]
     sc = np.stack([np.mean([score(x) for x in reps], 0) for reps in seeds])
     mean, n, k, what = sc.mean(0), len(done), max(map(len, seeds)), 'F1' if multi_label(store) else 'recall'
     lo, hi = int(mean.argmin()), int(mean.argmax())
