@@ -17,7 +17,7 @@ from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
 from .data import MedData, get_dls, NORM, INFO
 from .models import ADAMW, OPTIMIZER, check_weights, check_input, get_backbone
-from .train import RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
+from .train import PLATEAU_PATIENCE, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
 from .saliency import gradcam_sample
 from .distrib import world
@@ -300,6 +300,9 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
     pick_bs(data.n_samples['train'], cfg.bs)  # a batch size the training split cannot fill is refused before anything is written
     specs = check_runs(cfg, size=data.size)
     check_track(track)
+    if cfg.schedule == 'plateau' and cfg.patience and cfg.patience <= PLATEAU_PATIENCE:
+        log(f"note: --patience {cfg.patience} ends a run no later than the plateau schedule first divides its rate (after {PLATEAU_PATIENCE} epochs "
+            f"without a better {cfg.monitor}), so no epoch trains at a lowered rate: --patience {PLATEAU_PATIENCE + 1} or more lets it")
     store = Store(results_dir)
     man = manifest(data, cfg, preset)
     store.start(man, force)

@@ -17,6 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .core import PathfastError, atomic_write, load_json
 from .data import MULTI_LABEL, INFO
 from .sources import DEFAULT_SIDE
+from .train import PLATEAU_PATIENCE
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
@@ -318,6 +319,7 @@ def _training(store:dict)->tuple:
     cfg, tuned = m.get('config', {}), [s for s in specs if s['pretrained']]
     recipe = finetune_recipe(store)
     frozen, plateau = _frozen_epochs(store) if recipe == 'fastai' else 0, cfg.get('schedule') == 'plateau'
+    undivided = plateau and (cfg.get('patience') or PLATEAU_PATIENCE + 1) <= PLATEAU_PATIENCE  # early stopping ends a run before its rate is ever lowered
     avg, done = averaged(store), [s for s, _ in finished(store)]  # the runs that validated and tested an average of their weights; those that finished
     ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))
@@ -340,7 +342,8 @@ def _training(store:dict)->tuple:
         lr_name = peak if recipe != 'fastai' else 'Base LR' if not scratch_bb else f"Base LR (fine-tuned), {'LR' if plateau else 'max LR'} (from scratch)"
         rows += [(f"{lr_name}, {archs(other)}", cfg.get('lr_backbone'))]
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if recipe == 'fastai' else []
-    rows += [('Schedule', f'constant LR, divided by 5 after 2 epochs without a {better} {score}' if plateau else 'one-cycle'),
+    rows += [('Schedule', f'constant LR, divided by 5 after {PLATEAU_PATIENCE} epochs without a {better} {score}' + (', never here: early stopping acts first' if undivided else '')
+                  if plateau else 'one-cycle'),
              ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)
                                  else "the best epoch's average (EMA)" if avg else "the best epoch's") + f", by the {best} {score}"),
              ('Weight average (EMA)', f"{archs(avg)}, memory {ema_pct} of a run's optimizer steps (at least 50, at most a fifth of the run)" if avg else 'off'),
@@ -350,7 +353,7 @@ def _training(store:dict)->tuple:
              ('Channels-last memory format', cfg.get('channels_last')), ('LR finder used', cfg.get('lr_find')),
              ('Seeds', ', '.join(map(str, m.get('seeds') or [cfg.get('seed')])))]
     text = dict(scratch=archs(s for s in specs if not s['pretrained']), tuned=archs(tuned), recipe=recipe, frozen=_epochs(frozen) if frozen else '',
-                plateau=plateau, score=score, best=best, better=better, patience=cfg.get('patience'),
+                plateau=plateau, undivided=undivided, score=score, best=best, better=better, patience=cfg.get('patience'),
                 eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg), plain=names([s['name'] for s in done if s not in avg]) if avg else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
                 minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,

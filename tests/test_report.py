@@ -259,16 +259,28 @@ def test_plateau_label_smoothing_no_ema_in_methods(tmp_path):
     assert 'tested with the weights of its best epoch' in methods and 'moving average' not in methods and 'average of the weights' not in methods
     assert 'average of their weights' not in (tmp_path/'r.html').read_text()  # nor in the curves' captions
     assert 'divided by 5 whenever the validation accuracy has not improved for 2 epochs' in methods and 'ReduceLROnPlateau' in methods
+    assert 'never here' not in methods and 'no epoch trains at a lowered rate' not in methods  # no early stopping: the rate does drop
     assert 'label smoothing, ε = 0.1' in methods and 'the one with the highest validation accuracy' in methods
     assert 'Every run trains for 6 epochs, fixed with --epochs.' in methods and '6 epochs per run (--epochs)' in methods
 
-def test_patience_of_one_epoch_reads_in_the_singular(tmp_path):
+def test_patience_of_one_epoch_reads_in_the_singular_and_stops_before_the_plateau(tmp_path):
     store = fake_store(tmp_path/'results', schedule='plateau', patience=1, epochs=6)
     methods = text(section(render_report(store, tmp_path/'r.html').read_text(), 'methods'))
     assert 'Early stopping ends a run once 1 epoch passes without a lower validation loss' in methods
     assert 'after 1 epoch without a lower validation loss' in methods and '1 epochs' not in methods  # the settings table
     stopped = text(section((tmp_path/'r.html').read_text(), 'discussion'))
     assert 'Early stopping (after 1 epoch without a lower validation loss) ended' in stopped and '1 epochs' not in stopped
+    assert "It ends a run no later than the plateau schedule would first divide the rate, so no epoch trains at a lowered rate." in methods
+    assert "divided by 5 after 2 epochs without a lower validation loss, never here: early stopping acts first" in methods  # the settings table
+
+@pytest.mark.parametrize('kw', [dict(label_smoothing=.1), dict(patience=3), dict(schedule='plateau', patience=2, label_smoothing=.1),
+                                dict(ema=0., patience=1, label_smoothing=.2), dict(finetune='fastai', schedule='plateau', patience=2)])
+def test_sentences_are_spaced(tmp_path, kw):
+    "No sentence runs into the next where the template joins optional ones ('majority class.Early stopping' was one)"
+    html = render_report(fake_store(tmp_path/'results', epochs=6, **kw), tmp_path/'r.html').read_text()
+    for part in ('methods', 'results', 'discussion'):
+        joined = [m[0] for m in re.finditer(r'\S{0,20}[a-z)]\.[A-Z][a-z]+', text(section(html, part)))]
+        assert not joined, (part, joined)
 
 def test_tta_plain_numbers_beneath(three):
     for name, reps in three['seeds'].items():
