@@ -401,7 +401,10 @@ def data_origin(ds:dict # the manifest's `dataset`
         if how.startswith('column'): split = f"the split given in the CSV's {how}"
         if how.startswith('folders + '): split = f"the source's own folders, with the splits it lacked made by pathfast: {how[len('folders + '):]}"
         nc, ns, ng = src.get('converted') or 0, src.get('skipped') or 0, src.get('grey_colour') or 0
-        notes = [f"{nc:,} grayscale image{'s were' if nc > 1 else ' was'} converted to RGB to match the colour ones" if nc else '',
+        nl = src.get('no_label') or dict(names=[], rows=0)  # rows labelled 'No Finding': no label
+        nn = ' or '.join(map(repr, nl['names']))
+        notes = [f"{nl['rows']:,} image{'s' if nl['rows'] != 1 else ''} labelled {nn} in the CSV {'have' if nl['rows'] != 1 else 'has'} none of the {len(ds['classes'])} labels, as ChestMNIST reads NIH's 'No Finding'" if nl['rows'] else '',
+                 f"{nc:,} grayscale image{'s were' if nc > 1 else ' was'} converted to RGB to match the colour ones" if nc else '',
                  f"{ng:,} image{'s' if ng > 1 else ''} saved in colour {'are' if ng > 1 else 'is'} grey (three equal channels): every image was read as grayscale" if ng else '',
                  f"{ns:,} file{'s that are not readable images were' if ns > 1 else ' that is not a readable image was'} skipped" if ns else '']
         return dict(medmnist=False, what=what, split=split, check=' '.join(n[0].upper() + n[1:] + '.' for n in notes if n) + _decoded(src.get('source_px'), ds['size'], md5, src.get('size_auto', False)))

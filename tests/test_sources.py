@@ -1,5 +1,6 @@
 "Your own images through the command line (issue 12): class folders, a multi-label CSV, ChestMNIST's format, and their mistakes."
 import csv, json, re, shutil
+from html import unescape
 from pathlib import Path
 import numpy as np
 import pytest
@@ -77,13 +78,17 @@ def test_csv_multi_label(tmp_path):
     p = run_cli('--csv', f, *QUICK, '--epochs', '3', '--results-dir', store, '--out', out, tmp=tmp_path)
     assert p.returncode == 0, p.stderr
     man = json.loads((store/'manifest.json').read_text())
-    assert (man['dataset']['task'], man['dataset']['classes']) == ('multi-label, binary-class', ['No Finding', 'effusion', 'mass'])
+    # NIH's 'No Finding' is the absence of both findings, not a third label (as in ChestMNIST)
+    assert (man['dataset']['task'], man['dataset']['classes']) == ('multi-label, binary-class', ['effusion', 'mass'])
+    n_none = sum(r['Finding Labels'] == 'No Finding' for r in csv.DictReader(open(f)))
+    assert f"'No Finding' ({n_none} rows) never comes with another label: read as no label" in p.stderr and n_none > 10
     run, = runs_of(store).values()
-    assert [c['class'] for c in run['per_class']] == ['No Finding', 'effusion', 'mass']
-    assert all('auc' in c for c in run['per_class']) and np.array(run['test_probs']).shape[1] == 3
-    assert np.array(run['confusion_matrix']).shape == (3, 2, 2)
+    assert [c['class'] for c in run['per_class']] == ['effusion', 'mass']
+    assert all('auc' in c for c in run['per_class']) and np.array(run['test_probs']).shape[1] == 2
+    assert np.array(run['confusion_matrix']).shape == (2, 2, 2)
     html = out.read_text()
     assert 'effusion' in html and 'mass' in html and 'AUC' in html
+    assert f"{n_none} images labelled 'No Finding' in the CSV have none of the 2 labels" in unescape(html)
 
 def test_chestmnist_format_npz(tmp_path):
     f = write_synthetic(tmp_path/'chest.npz', n=(200, 60, 60), n_channels=1, n_classes=14, multi_label=True)
