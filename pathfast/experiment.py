@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['STORE_VERSION', 'SETTING_NAMES', 'TRACKERS', 'describe_model', 'seeds', 'manifest', 'differences', 'repeat_keys',
            'Store', 'TBLog', 'MLflowLog', 'WandbLog', 'check_track', 'tracking', 'TrackEpochs', 'track_report',
-           'batch_png', 'summary_line', 'check_runs', 'run_experiment']
+           'tile_title', 'batch_png', 'summary_line', 'check_runs', 'run_experiment']
 
 # %% ../nbs/04_experiment.ipynb #0d8befc1
-import importlib, io, shutil, time
+import importlib, io, shutil, textwrap, time
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
@@ -239,12 +239,25 @@ def track_report(track:str|None, # the tracker the experiment was logged to (Non
     with tracking(track, Path(results_dir), 'report', {'report': str(Path(report).absolute())}) as t: t.file(report)
 
 # %% ../nbs/04_experiment.ipynb #aedf9ec3
+def tile_title(title:str, # fastai's title of one image: its class, or its labels joined by ';'
+               multi:bool=False, # a multi-label task
+               width:int=16, most:int=4)->str:
+    "A title that fits over a tile of `batch_png`: wrapped at `width` characters, a label a line, at most `most` lines"
+    parts = [p for p in title.split(';') if p] if multi else [title]
+    lines = [l for p in parts for l in textwrap.wrap(p, width)] or (['(no label)'] if multi else [''])
+    return '\n'.join(lines if len(lines) <= most else lines[:most - 1] + [f'+{len(lines) - most + 1} more'])
+
 def batch_png(data:MedData, bs:int=16, seed:int=0, policy:str|None=None)->bytes:
     "A PNG of one training batch augmented by `policy` (default: the data's), as the models see it (normalization undone)"
     import matplotlib.pyplot as plt
     from fastai.torch_core import set_seed
     set_seed(seed)
     get_dls(data, min(bs, len(data.splits['train'][1])), augment=True, device='cpu', policy=policy).show_batch(max_n=bs, nrows=2, figsize=(12, 3.4))
+    fig, n = plt.gcf(), 1
+    for ax in fig.axes:  # long class names ('colorectal adenocarcinoma epithelium') and label lists ran into their neighbours
+        t = tile_title(ax.get_title(), data.multi_label)
+        ax.set_title(t, fontsize=9); n = max(n, t.count('\n') + 1)
+    fig.set_size_inches(12, 3.4 + 0.3 * (n - 1)); fig.tight_layout()
     buf = io.BytesIO()
     plt.gcf().savefig(buf, format='png', dpi=80, bbox_inches='tight')
     plt.close('all')
