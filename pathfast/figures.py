@@ -307,6 +307,12 @@ def _seeds_note(store:dict)->str:
     seeds = store['manifest'].get('seeds') or []
     return f' With {len(seeds)} seeds, the panels show the first ({seeds[0]}).' if len(seeds) > 1 else ''
 
+def _no_mistakes(store:dict, spec:dict, nosal:str)->str:
+    "Why the best run's mistakes figure is empty: it made none (its Grad-CAM sample has no mistake to show), or it has no sample"
+    sal = (store['runs'][spec['name']] or {}).get('saliency')
+    if not (sal or {}).get('items'): return f"{spec['name']}{nosal}"
+    return f"{spec['name']} got every {'label of every ' if multi_label(store) else ''}test image right: there is no mistake to show."
+
 def _fig(id:str, title:str, caption:str, fig:Figure|None, note:str, group:str='results')->dict:
     return dict(id=id, title=title, caption=caption, src='data:image/png;base64,' + fig_b64(fig) if fig is not None else None, note=note, group=group)
 
@@ -365,7 +371,7 @@ def figures(store:dict)->list:
                     f"The test images {best['name'] if best else 'the best run'} got wrong with the highest probability, each plain and with "
                     f"its Grad-CAM heat map; the titles give the test index, the true and the predicted {noun(store)} and its probability"
                     + (' (for a label: whether the image has it, and the probability given).' if multi else '.'),
-                    draw(plot_mistakes), f"{best['name']}{nosal}" if best else none, group='images'))
+                    draw(plot_mistakes), _no_mistakes(store, best, nosal) if best else none, group='images'))
     for s in store['specs']:
         run, f = store['runs'][s['name']], draw(plot_gradcam, s)
         res.append(_fig(f"gradcam-{s['name']}", f"Where {s['name']} looks", f"Grad-CAM of {s['name']} ({model_label(s)}) on a fixed sample of "
