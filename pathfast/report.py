@@ -25,7 +25,7 @@ from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, ru
                            official_file)
 from .stats import intervals, comparisons, mistakes, ALPHA, N_BOOT
 from .figures import figures, class_f1
-from .discussion import discussion, cnn_design, BENCHMARKS, MEDMNIST_V2
+from .discussion import discussion, cnn_design, published, BENCHMARKS, MEDMNIST_V2
 from .saliency import decode
 
 # %% ../nbs/05_report.ipynb #028e0b70
@@ -168,7 +168,7 @@ def results_table(store:dict)->dict:
     rows = [dict(run=r, label=label(s), color=colors[r], ensemble=ens(r) if r in st else None,
                  cells=[_epochs_cell(store['repeats'][r])] + [cell(r, k) for k, _ in cols] if r in st else None)
             for s in store['specs'] for r in [s['name']]]
-    bench = {} if multi_label(store) else BENCHMARKS.get(store['manifest']['dataset']['flag'], {})
+    bench = published(store['manifest']['dataset'])
     return dict(cols=['Epochs'] + [h for _, h in cols], rows=rows, seeds=n_seeds, n_boot=N_BOOT,
                 published=[dict(method=m, cells=['–'] + [fmt_num({'accuracy': acc, 'auc': auc}.get(k)) for k, _ in cols])
                            for m, (acc, auc) in bench.items()])
@@ -409,8 +409,11 @@ def data_origin(ds:dict # the manifest's `dataset`
                  f"{ns:,} file{'s that are not readable images were' if ns > 1 else ' that is not a readable image was'} skipped" if ns else '']
         return dict(medmnist=False, what=what, split=split, check=' '.join(n[0].upper() + n[1:] + '.' for n in notes if n) + _decoded(src.get('source_px'), ds['size'], md5, src.get('size_auto', False)))
     if official: return dict(medmnist, what='', check=f"The file is checked against MedMNIST's published MD5 ({md5}) before use.")
+    n, N = (ds.get('n_samples') or {}).get('test'), info.get('n_samples', {}).get('test')
+    other = (f" Its test split is not MedMNIST's ({n:,} images, against {N:,}): the report shows no published results beside it."
+             if BENCHMARKS.get(flag) and ds.get('task') != MULTI_LABEL and not published(ds) and n and N else '')
     return dict(medmnist=False, what=f"the file {path} in MedMNIST's npz format", split="the file's own training, validation and test splits",
-                check=f"Its MD5 ({md5}) is recorded, so that a resumed experiment cannot mix its runs with another file's.")
+                check=f"Its MD5 ({md5}) is recorded, so that a resumed experiment cannot mix its runs with another file's." + other)
 
 def _subset(store:dict)->dict|None:
     "What `--subset` cut, for Methods: the subset's size and, in words, the splits it cut (None: it cut nothing)"
