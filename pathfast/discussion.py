@@ -317,10 +317,12 @@ def _errors(store:dict, name)->list:
         wrong = lambda v, i: int(np.argmax(v['test_probs'][i])) != v['test_labels'][i]
         allw = [m for m in ms if all(wrong(v, m['index']) for v in others)]
         lo, hi = f"{ms[-1]['prob']:.3f}", f"{ms[0]['prob']:.3f}"
+        every, n = ('the other finished run', 'the other run') if len(others) == 1 else ('every other finished run', 'another run')
+        some = 'all of them were' if len(allw) == len(ms) > 1 else f"{len(allw)} of them {'was' if len(allw) == 1 else 'were'}"
         t += (f" Its {len(ms)} most confident mistakes (Results) had " + (f"probabilities from {lo} to {hi}; " if lo != hi else f"a probability of {hi} each; ")
-              + (f"{len(allw)} of them {'was' if len(allw) == 1 else 'were'} wrong in every other finished run too, which points to images "
+              + (f"{some} wrong in {every} too, which points to images "
                  f"that are hard, or labelled wrongly, rather than to one model's blind spot." if allw else
-                 "none of them was wrong in every other finished run: each is a mistake of this model that another model avoided."))
+                 f"none of them was wrong in {every}: each is a mistake of this run that {n} avoided."))
     return [t]
 
 def _hardest(store:dict)->list:
