@@ -25,7 +25,8 @@ PRESETS = dict(full=dict(subset=None, budget_minutes=10.), cpu=dict(subset=2000,
 FULL_ON_CPU = 2.  # minutes a run of the full preset gets on a CPU
 
 def choose_preset(device:'torch.device', full:bool=False, epochs:int|None=None, subset:int|None=None,
-                  budget_minutes:float|None=None, steps:int|None=None, official:bool=True # False: the user's own data, its own test split
+                  budget_minutes:float|None=None, steps:int|None=None, official:bool=True, # False: the user's own data, its own test split
+                  multi:bool=False # a multi-label set: its subset is drawn at random, not stratified
                  )->dict:
     "The preset for `device` (unless `full`), with the other arguments overriding it: name, description, epochs, subset, budget_minutes"
     name = 'full' if full or device.type != 'cpu' else 'cpu'
@@ -37,7 +38,7 @@ def choose_preset(device:'torch.device', full:bool=False, epochs:int|None=None, 
     if steps is not None: p['steps'] = steps
     custom = p != base
     why = ('--full' if full else f'a {device.type.upper()} device') if name == 'full' else 'no GPU; --full for all data'
-    data = f"a stratified subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images'
+    data = f"a {'random' if multi else 'stratified'} subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images'
     if p['epochs']: length = f"{p['epochs']} epoch{'s' if p['epochs'] != 1 else ''} per run (--epochs)"
     else: length = f"a budget of {p['steps']:,} optimizer steps per run, capped at {p['budget_minutes']:g} minute{'s' if p['budget_minutes'] != 1 else ''} of training"
     desc = f"{name} preset ({why}){', changed on the command line' if custom else ''}: {data}, the whole {'official ' if official else ''}test split, {length}"
@@ -215,7 +216,8 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
         elif images is not None: data = load_folder(images, size, seed=seed)
         else: data = demo_data() if demo else npz_data(npz, dataset, size, log) if npz else load_medmnist(dataset, size, data_dir)
     cfg.dataset, cfg.size = data.flag, data.size  # an --npz file's, when not given
-    if npz and data.md5 in official_md5s(): preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps)  # an official file: its test split is the official one, as the preset says
+    official = not (own or npz) or data.md5 in official_md5s()  # an official --npz file: its test split is the official one, as the preset says
+    preset = choose_preset(dev, full, epochs, subset, budget_minutes, steps, official=official, multi=data.multi_label)  # now that the data is known
     name = f"{data.flag}-{data.size}" + ('-demo' if demo else '')
     results_dir, out = Path(results_dir or Path('results')/name), Path(out or Path('reports')/f'{name}.html')
     check_out(out); check_writable(out.parent, 'the report'); check_writable(results_dir, 'results')

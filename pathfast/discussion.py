@@ -357,7 +357,7 @@ def _cost(store:dict)->list:
     if (one := store_machine(store)) is not None: hw, where = one, place(one)  # the manifest's, or the runs' when they all trained elsewhere
     s = f"Settings: the {pre['description']}." if pre.get('description') else f"Settings: the {pre.get('name', 'unrecorded')} preset."
     if (cut := subset_cuts(store).get('train')):
-        s += (f" Training used a stratified subset of {cut[0]:,} of the {cut[1]:,} training images ({100 * cut[0] / cut[1]:.0f}%), "
+        s += (f" Training used a {'random' if multi_label(store) else 'stratified'} subset of {cut[0]:,} of the {cut[1]:,} training images ({100 * cut[0] / cut[1]:.0f}%), "
               f"and the test split was used in full, so these numbers understate what the same models reach on all the data.")
     if one is None:  # a store resumed on another machine
         s += (f" The runs trained on {f'{len(ran)} machines' if len(ran) > 1 else 'more than one machine'} (the experiment was resumed on another one): "

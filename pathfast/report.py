@@ -420,7 +420,8 @@ def _subset(store:dict)->dict|None:
     cuts = subset_cuts(store)
     if not cuts: return None
     words = ' and '.join(dict(train='the training', val='the validation')[s] for s in cuts)
-    return dict(n=next(iter(cuts.values()))[0], splits=words + (' splits' if len(cuts) > 1 else ' split'))
+    return dict(n=next(iter(cuts.values()))[0], splits=words + (' splits' if len(cuts) > 1 else ' split'),
+                how='random' if multi_label(store) else 'stratified')  # `data.subset` draws a multi-label set's images at random
 
 def report_context(store:dict, title:str|None=None)->dict:
     "Everything the template shows, formatted, from a loaded store"

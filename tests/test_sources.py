@@ -80,6 +80,7 @@ def test_csv_multi_label(tmp_path):
     man = json.loads((store/'manifest.json').read_text())
     # NIH's 'No Finding' is the absence of both findings, not a third label (as in ChestMNIST)
     assert (man['dataset']['task'], man['dataset']['classes']) == ('multi-label, binary-class', ['effusion', 'mass'])
+    assert 'a random subset of at most 2,000 training and validation images' in man['preset']['description']  # not stratified: `data.subset`
     n_none = sum(r['Finding Labels'] == 'No Finding' for r in csv.DictReader(open(f)))
     assert f"'No Finding' ({n_none} rows) never comes with another label: read as no label" in p.stderr and n_none > 10
     run, = runs_of(store).values()
