@@ -349,7 +349,7 @@ def figures(store:dict)->list:
     roc = ('ROC curves of every run for the positive class' + (', and precision-recall curves beside them (the rarer class is under 40% of '
            'the test images: there, precision shows the false alarms that a ROC curve hides; AP: average precision)' if _imbalanced(store) else '')
            + f'{first}; the legend gives each AUC with its 95% interval.' if binary(store) else
-           f"ROC curves of every {noun(store)}, one-vs-rest, for each run{first}; the legend gives each {noun(store)}'s AUC." + miss)
+           f"ROC curves of every {noun(store)}, {'each its own yes or no' if multi else 'one-vs-rest'}, for each run{first}; the legend gives each {noun(store)}'s AUC." + miss)
     res.append(_fig('roc', 'ROC curves (test split)', roc, draw(plot_roc), none))
     res.append(_fig('f1', f"F1 per {noun(store)} (test split)", f"F1 of each {noun(store)} for each finished run{first}.", draw(plot_bars, 'f1'), none))
     cal = draw(plot_calibration)
