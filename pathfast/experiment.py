@@ -17,7 +17,7 @@ from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
 from .data import MedData, get_dls, NORM, INFO
 from .models import ADAMW, OPTIMIZER, check_weights, check_input, get_backbone
-from .train import PLATEAU_PATIENCE, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
+from .train import PLATEAU_PATIENCE, check_options, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
 from .saliency import gradcam_sample
 from .distrib import world
@@ -311,6 +311,7 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
                   )->dict:
     "Train (or resume) the grid, saving each run to the store as it finishes; the results by run name"
     pick_bs(data.n_samples['train'], cfg.bs)  # a batch size the training split cannot fill is refused before anything is written
+    check_options(cfg, data.multi_label)  # so is label smoothing on a multi-label set
     specs = check_runs(cfg, size=data.size)
     check_track(track)
     if cfg.schedule == 'plateau' and cfg.patience and cfg.patience <= PLATEAU_PATIENCE:

@@ -7,8 +7,8 @@ __all__ = ['PLATEAU_PATIENCE', 'CNN_MIN', 'tune_malloc', 'TuneMalloc', 'dense_co
            'SmallConvs', 'cpu_has_bf16', 'pick_precision', 'Autocast', 'PlainTensors', 'speed_cbs', 'History',
            'pick_bs', 'epoch_seconds', 'plan_epochs', 'probe_epoch_seconds', 'BestCheckpoint', 'EarlyStop', 'Plateau',
            'TimeLimit', 'replay_patience', 'ema_memory', 'ema_options', 'EMAWeights', 'fit_scratch', 'fit_finetune',
-           'ResizeBatch', 'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'make_learner',
-           'run_options', 'describe', 'peak_lr', 'train_run']
+           'ResizeBatch', 'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'check_options',
+           'make_learner', 'run_options', 'describe', 'peak_lr', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import copy, ctypes, functools, math, platform, tempfile, time
@@ -503,9 +503,13 @@ def _bad_fields(r:RunResult)->str|None:
     if not all(_num(getattr(r, k)) for k in ('train_seconds', 'epochs', 'seconds_per_epoch', 'inference_ips')):
         return "timings must be numbers"
 
+def check_options(cfg:Config, multi_label:bool):
+    "Refuse settings the data cannot take: label smoothing on a multi-label set (its loss is per label, not a softmax)"
+    if cfg.label_smoothing and multi_label: raise PathfastError("--label-smoothing applies to single-label data; this set is multi-label")
+
 def make_learner(spec:RunSpec, dls, cfg:Config)->Learner:
     "The `Learner` for `spec`'s model on `dls`, with label smoothing if `cfg` asks for it"
-    if cfg.label_smoothing and dls.train_ds.multi_label: raise PathfastError("--label-smoothing applies to single-label data; this set is multi-label")
+    check_options(cfg, dls.train_ds.multi_label)
     kw = dict(loss_func=LabelSmoothingCrossEntropyFlat(eps=cfg.label_smoothing)) if cfg.label_smoothing else {}
     if spec.model == 'cnn': return cnn_learner(dls, **kw)
     return backbone_learner(dls, spec.model, pretrained=spec.pretrained, weights=cfg.weights if spec.pretrained else None, **kw)
