@@ -123,10 +123,11 @@ def diagnose(store:dict, spec:dict)->dict|None:
     else: res.update(gap_p=None, vt='–' if va is None else f"{pct(va)} against {pct(te)}{tta}")
     classes, cm = store['manifest']['dataset']['classes'], np.asarray(run['confusion_matrix'], float)
     if multi_label(store):
-        tp, fp, fn = cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0]
+        tn, tp, fp, fn = cm[:, 0, 0], cm[:, 1, 1], cm[:, 0, 1], cm[:, 1, 0]
         f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.zeros_like(tp), where=2 * tp + fp + fn > 0)
-        l = int(f1.argmin())
-        res.update(pair=(l, None), confused=f"{classes[l]}: F1 {f1[l]:.2f}, found in {int(tp[l])} of {int(tp[l] + fn[l]):,} images that have it")
+        l = int(f1.argmin())  # its misses and its false alarms: a low F1 can be either
+        res.update(pair=(l, None), confused=f"{classes[l]}: F1 {f1[l]:.2f}, found in {int(tp[l])} of {int(tp[l] + fn[l]):,} images that have it, "
+                                            f"flagged in {int(fp[l])} of {int(tn[l] + fp[l]):,} that do not")
     else:
         off = cm * (1 - np.eye(len(cm)))
         i, j = np.unravel_index(int(off.argmax()), off.shape)
@@ -342,7 +343,7 @@ def _hardest(store:dict)->list:
     over = f" over its {k} seeds" if n == 1 else f" over the {n} finished runs" + (", each run's seeds averaged" if k > 1 else '')
     return [f"The hardest {noun(store)} was {classes[lo]}, with a {'' if n == 1 and k == 1 else 'mean '}test {what} of {mean[lo]:.3f}"
             f"{over if n > 1 or k > 1 else ''}{where}, against {mean[hi]:.3f} for the easiest, {classes[hi]}; "
-            f"the diagnoses table gives each run's most frequent confusion."]
+            f"the diagnoses table gives each run's {'weakest label, with its misses and false alarms' if multi_label(store) else 'most frequent confusion'}."]
 
 def _load(x)->str: return ', '.join(f'{v:g}' for v in x) + ' (1, 5 and 15 min)' if isinstance(x, (list, tuple)) else str(x)
 

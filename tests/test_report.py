@@ -382,3 +382,13 @@ def test_print_keeps_figures_and_rows_whole(eight, tmp_path):
     css = re.search(r'@media print \{(.*?)\n\}', eight['html'], re.S)[1]
     for rule in ('tr, figure, pre, li', 'break-inside: avoid', 'thead { display: table-header-group; }', 'h2 { break-before: page'):
         assert rule in css, rule
+
+def test_multi_label_diagnoses_name_the_weakest_label(tmp_path):
+    "A multi-label report's diagnoses table has no confusion to give: its column is each run's weakest label, with misses and false alarms"
+    store = fake_store(tmp_path/'results', classes=('effusion', 'mass', 'nodule'), task='multi-label, binary-class')
+    html = render_report(store, tmp_path/'r.html').read_text()
+    diag = section(html, 'discussion')
+    assert '<th>Weakest label</th>' in diag and 'Most frequent error' not in diag
+    cap = text(re.search(r'<table class="diagnoses">.*?</table>', diag, re.S)[0])
+    assert 'the label with the lowest F1, with the test images it missed and those it flagged wrongly.' in cap and 'largest confusion' not in cap
+    assert re.search(r'F1 [0-9.]+, found in \d+ of [\d,]+ images that have it, flagged in \d+ of [\d,]+ that do not', text(diag))
