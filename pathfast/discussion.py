@@ -486,7 +486,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         recs = [np.asarray(v['confusion_matrix'], float) for _, v in finished(store)]
         if recs and all(np.argmin(np.diag(c) / np.maximum(c.sum(1), 1)) == rare for c in recs):
             out.append(dict(what=f"Class weighting or balanced sampling for {ds['classes'][rare]}, outside pathfast and judged on the validation split",
-                            why=f"it has {counts[rare]:,} training images against {max(counts):,} for the largest class, and the lowest recall in every run. "
+                            why=f"it has {counts[rare]:,} training images against {max(counts):,} for the largest class, and the lowest recall {'in every run' if len(recs) > 1 else 'of its classes'}. "
                                 "pathfast does not offer it: on PneumoniaMNIST a class-weighted loss lowered its custom CNN's validation balanced accuracy "
                                 "in all 3 seeds."))
     cal = best_calibration(store)[2]
