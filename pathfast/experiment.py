@@ -241,11 +241,11 @@ def track_report(track:str|None, # the tracker the experiment was logged to (Non
 # %% ../nbs/04_experiment.ipynb #aedf9ec3
 def tile_title(title:str, # fastai's title of one image: its class, or its labels joined by ';'
                multi:bool=False, # a multi-label task
-               width:int=16, most:int=4)->str:
-    "A title that fits over a tile of `batch_png`: wrapped at `width` characters, a label a line, at most `most` lines"
+               width:int=12, most:int=4)->str:
+    "A title that fits over a tile of `batch_png`: wrapped at `width` characters; labels one a line, at most `most` lines"
     parts = [p for p in title.split(';') if p] if multi else [title]
-    lines = [l for p in parts for l in textwrap.wrap(p, width)] or (['(no label)'] if multi else [''])
-    return '\n'.join(lines if len(lines) <= most else lines[:most - 1] + [f'+{len(lines) - most + 1} more'])
+    lines = [l for p in parts for l in textwrap.wrap(p, width, break_long_words=False)] or (['(no label)'] if multi else [''])
+    return '\n'.join(lines if len(lines) <= most or not multi else lines[:most - 1] + [f'+{len(lines) - most + 1} more'])  # a class name is never cut
 
 def batch_png(data:MedData, bs:int=16, seed:int=0, policy:str|None=None)->bytes:
     "A PNG of one training batch augmented by `policy` (default: the data's), as the models see it (normalization undone)"
@@ -256,8 +256,8 @@ def batch_png(data:MedData, bs:int=16, seed:int=0, policy:str|None=None)->bytes:
     fig, n = plt.gcf(), 1
     for ax in fig.axes:  # long class names ('colorectal adenocarcinoma epithelium') and label lists ran into their neighbours
         t = tile_title(ax.get_title(), data.multi_label)
-        ax.set_title(t, fontsize=9); n = max(n, t.count('\n') + 1)
-    fig.set_size_inches(12, 3.4 + 0.3 * (n - 1)); fig.tight_layout()
+        ax.set_title(t); n = max(n, t.count('\n') + 1)
+    if n > 1: fig.set_size_inches(12, 3.4 + 0.4 * (n - 1)); fig.subplots_adjust(hspace=0.2 + 0.25 * (n - 1))  # room for the lines between the rows
     buf = io.BytesIO()
     plt.gcf().savefig(buf, format='png', dpi=80, bbox_inches='tight')
     plt.close('all')
