@@ -17,7 +17,7 @@ from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
 from .data import MedData, get_dls, NORM, INFO
 from .models import ADAMW, OPTIMIZER, check_weights, check_input, get_backbone
-from .train import PLATEAU_PATIENCE, check_options, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
+from .train import PLATEAU_PATIENCE, plateau_unused, check_options, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
 from .saliency import gradcam_sample
 from .distrib import world
@@ -314,7 +314,7 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
     check_options(cfg, data.multi_label)  # so is label smoothing on a multi-label set
     specs = check_runs(cfg, size=data.size)
     check_track(track)
-    if cfg.schedule == 'plateau' and cfg.patience and cfg.patience <= PLATEAU_PATIENCE:
+    if plateau_unused(cfg.schedule, cfg.patience):
         log(f"note: --patience {cfg.patience} ends a run no later than the plateau schedule first divides its rate (after {PLATEAU_PATIENCE} epochs "
             f"without a better {cfg.monitor}), so no epoch trains at a lowered rate: --patience {PLATEAU_PATIENCE + 1} or more lets it")
     store = Store(results_dir)

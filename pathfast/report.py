@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .core import PathfastError, atomic_write, load_json
 from .data import MULTI_LABEL, INFO
 from .sources import DEFAULT_SIDE
-from .train import PLATEAU_PATIENCE
+from .train import PLATEAU_PATIENCE, plateau_unused
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
@@ -319,7 +319,7 @@ def _training(store:dict)->tuple:
     cfg, tuned = m.get('config', {}), [s for s in specs if s['pretrained']]
     recipe = finetune_recipe(store)
     frozen, plateau = _frozen_epochs(store) if recipe == 'fastai' else 0, cfg.get('schedule') == 'plateau'
-    undivided = plateau and (cfg.get('patience') or PLATEAU_PATIENCE + 1) <= PLATEAU_PATIENCE  # early stopping ends a run before its rate is ever lowered
+    undivided = plateau_unused(cfg.get('schedule'), cfg.get('patience'))  # early stopping ends a run before its rate is ever lowered
     avg, done = averaged(store), [s for s, _ in finished(store)]  # the runs that validated and tested an average of their weights; those that finished
     ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))

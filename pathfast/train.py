@@ -6,9 +6,9 @@
 __all__ = ['PLATEAU_PATIENCE', 'CNN_MIN', 'tune_malloc', 'TuneMalloc', 'dense_conv', 'SmallConv2d', 'use_small_convs',
            'SmallConvs', 'cpu_has_bf16', 'pick_precision', 'Autocast', 'PlainTensors', 'speed_cbs', 'History',
            'pick_bs', 'epoch_seconds', 'plan_epochs', 'probe_epoch_seconds', 'BestCheckpoint', 'EarlyStop', 'Plateau',
-           'TimeLimit', 'replay_patience', 'ema_memory', 'ema_options', 'EMAWeights', 'fit_scratch', 'fit_finetune',
-           'ResizeBatch', 'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult', 'check_options',
-           'make_learner', 'run_options', 'describe', 'peak_lr', 'train_run']
+           'TimeLimit', 'replay_patience', 'ema_memory', 'ema_options', 'EMAWeights', 'plateau_unused', 'fit_scratch',
+           'fit_finetune', 'ResizeBatch', 'test_metrics', 'evaluate', 'RunSpec', 'grid', 'input_size', 'RunResult',
+           'check_options', 'make_learner', 'run_options', 'describe', 'peak_lr', 'train_run']
 
 # %% ../nbs/03_train.ipynb #80d36e71
 import copy, ctypes, functools, math, platform, tempfile, time
@@ -322,6 +322,10 @@ class EMAWeights(Callback):
 
 # %% ../nbs/03_train.ipynb #ad364b7b
 PLATEAU_PATIENCE = 2 # epochs without a better `monitor` before the plateau schedule divides the rate
+
+def plateau_unused(schedule:str, patience:int|None)->bool:
+    "Whether early stopping after `patience` epochs ends every run before the plateau schedule could first lower its rate"
+    return schedule == 'plateau' and 0 < (patience or 0) <= PLATEAU_PATIENCE
 
 def _sync(device):
     if device.type == 'cuda': torch.cuda.synchronize(device)
