@@ -260,7 +260,7 @@ def pathfast_report(
     weights:str=None, # a local state dict for the (single) pretrained backbone instead of its library's ImageNet weights
     resize:int=None, # backbones see smaller images enlarged on the device to this many pixels (0: never; default 64)
     finetune:str='full', # a pretrained backbone's recipe: full (every layer from the first step at one rate; measured best on PneumoniaMNIST's validation split) or fastai (fastai's fine_tune: a frozen epoch, then discriminative rates)
-    schedule:str='one_cycle', # learning-rate schedule: one_cycle, or plateau (constant, divided by 5 when validation stalls)
+    schedule:str='one_cycle', # learning-rate schedule: one_cycle, or plateau (constant, divided by 5 when validation stalls; the run ends at 1/1000 of the start)
     monitor:str='valid_loss', # the validation score that picks the tested epoch: valid_loss or accuracy
     patience:int=None, # early stopping after this many epochs without a better validation score (default: off)
     label_smoothing:float=None, # label smoothing eps (0: plain cross-entropy)

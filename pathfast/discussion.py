@@ -295,6 +295,10 @@ def _diagnoses(store:dict, diags:list)->list:
         n = cfg.get('patience', '?')
         stops.append(f"Early stopping (after {n} epoch{'' if n == 1 else 's'} without a {better} {score}) ended {names(early)} before the "
                      f"epochs the budget planned.")
+    if ended := who(lambda r: r.get('stopped') == 'plateau'):
+        floor = next((r['options']['plateau_floor'] for reps in store['repeats'].values() for r in reps if r.get('stopped') == 'plateau'), None)
+        stops.append(f"The plateau schedule ended {names(ended)} before the planned epochs: validation stalled again when a further division "
+                     f"would have taken the rate below 1/{floor:,} of its start, too small a rate for the rest of the budget to change much.")
     if cut := who(lambda r: r.get('stopped') == 'time'):
         stops.append(f"The time budget ended {names(cut)} before the planned epochs: the epochs took longer than timed before training.")
     tta = [(s['name'], mean_of(store, s['name']) - p) for s, _ in finished(store) if (p := mean_of(store, s['name'], 'accuracy', 'plain_metrics')) is not None]

@@ -17,7 +17,7 @@ from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
 from .data import MedData, get_dls, NORM, INFO
 from .models import ADAMW, OPTIMIZER, check_weights, check_input, get_backbone
-from .train import PLATEAU_PATIENCE, plateau_unused, check_options, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
+from .train import PLATEAU_PATIENCE, STOPS, plateau_unused, check_options, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
 from .saliency import gradcam_sample
 from .distrib import world
@@ -266,7 +266,7 @@ def batch_png(data:MedData, bs:int=16, seed:int=0, policy:str|None=None)->bytes:
 def summary_line(r:RunResult, width:int=13, name:str|None=None)->str:
     "One line per finished run (`name`: how to call it, default its run name)"
     m, best = r.metrics, f", best {r.best_epoch}" if r.best_epoch else ''
-    stop = {'early': ', stopped early', 'time': ', stopped by the time budget'}.get(r.stopped, '')
+    stop = STOPS.get(r.stopped, '')
     b, eps = r.budget or {}, f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}"
     full = b.get('step_epochs') if b.get('epoch_seconds') else None  # the step budget's epochs, when time could cut them
     if full and b['epochs'] < full:  # the time budget cut the plan; a timing far from the real epochs (a busy machine) is shown

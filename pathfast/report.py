@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .core import PathfastError, atomic_write, load_json
 from .data import MULTI_LABEL, INFO
 from .sources import DEFAULT_SIDE
-from .train import PLATEAU_PATIENCE, plateau_unused
+from .train import PLATEAU_PATIENCE, STOPS, plateau_unused
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
 from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
@@ -138,7 +138,7 @@ def _span(xs)->str: return f'{min(xs)}' if min(xs) == max(xs) else f'{min(xs)}â€
 def _epochs_cell(reps:list)->dict:
     "'14 (best 9)' over a run's seeds (ranges where they differ), noting how many stopped early or were cut by the time budget"
     best, stops, n = [r['best_epoch'] for r in reps if r.get('best_epoch')], [r.get('stopped') for r in reps], len(reps)
-    note = '; '.join(w + (f' ({stops.count(k)} of {n})' if n > 1 else '') for k, w in (('early', 'stopped early'), ('time', 'cut by time'))
+    note = '; '.join(w + (f' ({stops.count(k)} of {n})' if n > 1 else '') for k, w in (('early', 'stopped early'), ('plateau', 'ended by the schedule'), ('time', 'cut by time'))
                      if k in stops)
     return dict(text=_span([r.get('epochs', len(r.get('history', []))) for r in reps]), under=[f'(best {_span(best)})'] if best else [],
                 best=False, note=note)
@@ -278,7 +278,7 @@ def _schedule(spec:dict, run:dict|None)->dict:
         lo, hi = lrs['unfrozen'][:2]
         parts.append(f"{n('unfrozen')} unfrozen, {'divided by 5 on each plateau' if plateau else 'one-cycle'} with discriminative LRs "
                      f"slice({lo:.2g}, {hi:.2g})")
-    stop = {'early': ', stopped early', 'time': ', stopped by the time budget'}.get(run.get('stopped'), '')
+    stop = STOPS.get(run.get('stopped'), '')
     ema = ((run.get('options') or {}).get('ema') or {}).get('memory_steps')
     avg = f"; validated and tested as an average of the weights over about {ema:,.0f} steps (EMA)" if ema else ''
     return dict(run=spec['name'], missing=False, schedule=('; then '.join(parts) or 'â€“') + avg, why=(run.get('budget') or {}).get('why', ''),
@@ -320,6 +320,7 @@ def _training(store:dict)->tuple:
     recipe = finetune_recipe(store)
     frozen, plateau = _frozen_epochs(store) if recipe == 'fastai' else 0, cfg.get('schedule') == 'plateau'
     undivided = plateau_unused(cfg.get('schedule'), cfg.get('patience'))  # early stopping ends a run before its rate is ever lowered
+    floor = None if undivided else next((o['plateau_floor'] for _, v in finished(store) if (o := v.get('options') or {}).get('plateau_floor')), None)  # recorded since the schedule ends runs
     avg, done = averaged(store), [s for s, _ in finished(store)]  # the runs that validated and tested an average of their weights; those that finished
     ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))
@@ -343,7 +344,7 @@ def _training(store:dict)->tuple:
         rows += [(f"{lr_name}, {archs(other)}", cfg.get('lr_backbone'))]
     rows += [('Discriminative LR ratio (lr_mult)', cfg.get('lr_mult'))] if recipe == 'fastai' else []
     rows += [('Schedule', f'constant LR, divided by 5 after {PLATEAU_PATIENCE} epochs without a {better} {score}' + (', never here: early stopping acts first' if undivided else '')
-                  if plateau else 'one-cycle'),
+                  + (f"; the run ends rather than go below 1/{floor:,} of its starting LR" if floor else '') if plateau else 'one-cycle'),
              ('Weights tested', (f"the best epoch's average (EMA) for {archs(avg)}, its own weights for the other runs" if avg and len(avg) < len(done)
                                  else "the best epoch's average (EMA)" if avg else "the best epoch's") + f", by the {best} {score}"),
              ('Weight average (EMA)', f"{archs(avg)}, memory {ema_pct} of a run's optimizer steps (at least 50, at most a fifth of the run)" if avg else 'off'),
@@ -353,7 +354,7 @@ def _training(store:dict)->tuple:
              ('Channels-last memory format', cfg.get('channels_last')), ('LR finder used', cfg.get('lr_find')),
              ('Seeds', ', '.join(map(str, m.get('seeds') or [cfg.get('seed')])))]
     text = dict(scratch=archs(s for s in specs if not s['pretrained']), tuned=archs(tuned), recipe=recipe, frozen=_epochs(frozen) if frozen else '',
-                plateau=plateau, undivided=undivided, score=score, best=best, better=better, patience=cfg.get('patience'),
+                plateau=plateau, undivided=undivided, floor=f'{floor:,}' if floor else None, score=score, best=best, better=better, patience=cfg.get('patience'),
                 eps=cfg.get('label_smoothing'), ema=ema_pct, ema_runs=archs(avg), plain=names([s['name'] for s in done if s not in avg]) if avg else '', epochs=cfg.get('epochs'), steps=f"{cfg.get('steps', 0):,}",
                 minutes=mins,
                 batch=(m.get('batch') or {}).get('why'), processes=cfg.get('processes') or 1,

@@ -17,7 +17,7 @@ from sklearn.metrics import (precision_recall_fscore_support, roc_auc_score, bal
 from pathfast.core import Config, PathfastError, atomic_write, save_json
 from pathfast.data import aug_policy, expected_md5, NORM, MULTI_LABEL
 from pathfast.models import PathCNN
-from pathfast.train import RunResult, pick_bs, plan_epochs, test_metrics, ema_options, peak_lr
+from pathfast.train import PLATEAU_FLOOR, PLATEAU_PATIENCE, RunResult, pick_bs, plan_epochs, test_metrics, ema_options, peak_lr
 from pathfast.experiment import STORE_VERSION, Store, repeat_keys, seeds as seed_list, describe_model
 from pathfast.runs import lbl
 from pathfast.saliency import pick_sample, encode
@@ -117,14 +117,16 @@ def flip(run:dict, idx, classes:list, task:str='binary-class')->dict:
     res = test_metrics(np.array(run['test_labels']), p, classes, task)
     return dict(run, test_probs=p.tolist(), metrics=res['metrics'], confusion_matrix=res['confusion_matrix'], per_class=res['per_class'])
 
-def _stop(hist:list, monitor:str, patience:int, start:int)->int:
-    "The epochs trained when fastai's early stopping watches the fit that begins after epoch `start`"
+def _stop(hist:list, monitor:str, patience:int, start:int, divisions:int=0)->int:
+    "The epochs trained when `patience` epochs without a better `monitor` end the fit that begins after epoch `start`: early stopping, or the plateau schedule, whose first `divisions` such stalls divide the rate instead"
     best, wait, sign = -math.inf, 0, -1 if monitor == 'valid_loss' else 1
     for e in hist[start:]:
         if sign * e[monitor] > best: best, wait = sign * e[monitor], 0
         else:
             wait += 1
-            if wait >= patience: return e['epoch']
+            if wait >= patience:
+                if not divisions: return e['epoch']
+                divisions, wait = divisions - 1, 0
     return len(hist)
 
 def _history(rng, phases:list, val_acc:float)->list:
@@ -157,7 +159,10 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
         lrs['unfrozen'] = [lr / 2 / cfg.lr_mult, lr / 2]
     else: fz, phases, lrs = 0, [cfg.schedule] * plan['epochs'], {cfg.schedule: peak_lr(spec['model'], spec['pretrained'], cfg)}  # from scratch, or a full fine-tune
     hist = _history(rng, phases, float(np.clip(res['metrics']['accuracy'] + rng.normal(.025, .01), 0, 1)))
-    if cfg.patience: hist = hist[:_stop(hist, cfg.monitor, cfg.patience, fz)]
+    n = len(hist)
+    early = _stop(hist, cfg.monitor, cfg.patience, fz) if cfg.patience else n
+    floor = _stop(hist, cfg.monitor, PLATEAU_PATIENCE, fz, int(math.log(PLATEAU_FLOOR, 5))) if cfg.schedule == 'plateau' else n  # as `Plateau` ends a run
+    hist = hist[:min(early, floor)]
     scores = [-e['valid_loss'] if cfg.monitor == 'valid_loss' else e['accuracy'] for e in hist]
     best = int(np.argmax(scores)) + 1
     for e in hist: e['best'] = e['epoch'] == best
@@ -168,9 +173,9 @@ def _fake_run(rng, spec:dict, y:np.ndarray, classes:list, cfg:Config, task:str, 
                      inference_ips=round(ips * float(rng.uniform(.9, 1.1)), 1), lrs=lrs, lr_find=None, history=hist,
                      confusion_matrix=res['confusion_matrix'], per_class=res['per_class'], params=params,
                      precision=cfg.precision, finished='2026-11-22T18:05:00', seed=seed, bs=bs[0], budget=plan, best_epoch=best,
-                     stopped='early' if len(hist) < plan['epochs'] else None,
+                     stopped='early' if early < n and early <= floor else 'plateau' if floor < n else None,
                      options=dict(schedule=cfg.schedule, monitor=cfg.monitor, patience=cfg.patience, label_smoothing=cfg.label_smoothing,
-                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy), ema=ema_options(plan['epochs'] * plan['steps_per_epoch'], 0. if spec['pretrained'] or spec['model'].startswith(DEPTHWISE) else cfg.ema)),
+                                  tta=cfg.tta, aug_policy=aug_policy(cfg.dataset, cfg.aug_policy), **({'plateau_floor': PLATEAU_FLOOR} if cfg.schedule == 'plateau' else {}), ema=ema_options(plan['epochs'] * plan['steps_per_epoch'], 0. if spec['pretrained'] or spec['model'].startswith(DEPTHWISE) else cfg.ema)),
                      plain_metrics=_metrics(y, plain, classes, task)['metrics'] if tta else None,
                      test_probs=np.round(main, 5).tolist(), test_labels=y.tolist(),
                      saliency=_fake_saliency(y, plain, classes, task, seed, shared['size']) if shared['saliency'] else None,

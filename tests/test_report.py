@@ -263,6 +263,28 @@ def test_plateau_label_smoothing_no_ema_in_methods(tmp_path):
     assert 'label smoothing, ε = 0.1' in methods and 'the one with the highest validation accuracy' in methods
     assert 'Every run trains for 6 epochs, fixed with --epochs.' in methods and '6 epochs per run (--epochs)' in methods
 
+def test_plateau_floor_ends_runs_and_says_so(tmp_path):
+    "The plateau schedule ends a run at its floor: Methods, the settings and schedule tables, the Results' epochs and the Discussion say so"
+    store = fake_store(tmp_path/'results', schedule='plateau', epochs=40)
+    reps = load_store(store)['repeats']
+    ended = sorted(n for n, rs in reps.items() if rs[0]['stopped'] == 'plateau')
+    assert ended and len(ended) < len(reps), ended  # the fake replays `Plateau` on its histories: some runs end, cnn-aug's still improves
+    html = render_report(store, tmp_path/'r.html').read_text()
+    methods = text(section(html, 'methods'))
+    assert 'The plateau schedule ends a run instead of dividing its rate below 1/1,000 of the starting rate.' in methods
+    assert 'divided by 5 after 2 epochs without a lower validation loss; the run ends rather than go below 1/1,000 of its starting LR' in methods
+    for n in ended:
+        r = reps[n][0]
+        assert f"{r['epochs']} epochs, tested at epoch {r['best_epoch']}, ended by the plateau schedule" in methods, n
+        assert f"{r['epochs']} (best {r['best_epoch']}) ended by the schedule" in text(row(html, n)), n
+    assert 'ended by the' not in text(row(html, 'cnn-aug'))
+    assert (f"The plateau schedule ended {ended[0]} (after {reps[ended[0]][0]['epochs']} of 40 epochs)" in text(section(html, 'discussion')))
+    # a store from before the floor records none: nothing is said of one
+    for f in (store/'runs').glob('*.json'):
+        r = json.loads(f.read_text()); r['options'].pop('plateau_floor'); r['stopped'] = None; f.write_text(json.dumps(r))
+    methods = text(section(render_report(store, tmp_path/'old.html').read_text(), 'methods'))
+    assert '1/1,000' not in methods and 'ended by the' not in methods
+
 def test_patience_of_one_epoch_reads_in_the_singular_and_stops_before_the_plateau(tmp_path):
     store = fake_store(tmp_path/'results', schedule='plateau', patience=1, epochs=6)
     methods = text(section(render_report(store, tmp_path/'r.html').read_text(), 'methods'))
