@@ -18,7 +18,7 @@ from .runs import (model_label, run_label, names, finished, groups, seed_stats, 
                            pct, ensemble, monitor, best_run, best_tied, multi_label, binary, positive, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
                            official_file)
 from .data import INFO, MULTI_LABEL
-from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes
+from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes, shared_mistakes
 
 # %% ../nbs/05d_discussion.ipynb #4403fe49
 MEDMNIST_V2 = ('Yang J, Shi R, Wei D, Liu Z, Zhao L, Ke B, Pfister H, Ni B. MedMNIST v2 - A large-scale lightweight benchmark '
@@ -319,15 +319,17 @@ def _errors(store:dict, name)->list:
     t += (f"; on average its probabilities are {100 * abs(bias):.1f} percentage points too {'high' if bias > 0 else 'low'}." if abs(bias) >= .005 else '.')
     ms, others = mistakes(run, task), [v for x, v in finished(store) if x is not s and v.get('test_probs') is not None]
     if ms and others and not multi_label(store):
-        wrong = lambda v, i: int(np.argmax(v['test_probs'][i])) != v['test_labels'][i]
-        allw = [m for m in ms if all(wrong(v, m['index']) for v in others)]
+        allw, chance, p = shared_mistakes(ms, others)
         lo, hi = f"{ms[-1]['prob']:.3f}", f"{ms[0]['prob']:.3f}"
-        every, n = ('the other finished run', 'the other run') if len(others) == 1 else ('every other finished run', 'another run')
+        every, n, its = ('the other finished run', 'the other run', 'its') if len(others) == 1 else ('every other finished run', 'another run', 'their')
         some = 'all of them were' if len(allw) == len(ms) > 1 else f"{len(allw)} of them {'was' if len(allw) == 1 else 'were'}"
+        odds = f"{chance:.1f} of {len(ms)} expected by chance, {fmt_p(p)}"
         t += (f" Its {len(ms)} most confident mistakes (Results) had " + (f"probabilities from {lo} to {hi}; " if lo != hi else f"a probability of {hi} each; ")
-              + (f"{some} wrong in {every} too, which points to images "
-                 f"that are hard, or labelled wrongly, rather than to one model's blind spot." if allw else
-                 f"none of them was wrong in {every}: each is a mistake of this run that {n} avoided."))
+              + (f"none of them was wrong in {every}: each is a mistake of this run that {n} avoided." if not allw else
+                 f"{some} wrong in {every} too, more than {its} error rates on their classes predict ({odds}), which points to images "
+                 f"that are hard, or labelled wrongly, rather than to one model's blind spot." if p < ALPHA else
+                 f"{some} wrong in {every} too, but {its} error rates on their classes predict as many ({odds}): the overlap says nothing "
+                 f"about these images."))
     return [t]
 
 def _hardest(store:dict)->list:

@@ -4,11 +4,13 @@
 
 # %% auto #0
 __all__ = ['ALPHA', 'N_BOOT', 'wilson', 'mcnemar_exact', 'boot_weights', 'percentile_ci', 'weighted_auc', 'boot_metrics',
-           'analysis', 'intervals', 'boot_p', 'compare', 'comparisons', 'calibration', 'best_calibration', 'mistakes']
+           'analysis', 'intervals', 'boot_p', 'compare', 'comparisons', 'calibration', 'best_calibration', 'mistakes',
+           'shared_mistakes']
 
 # %% ../nbs/05b_stats.ipynb #d6b55536
 import numpy as np
 from scipy import sparse
+from scipy.stats import poisson_binom
 from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
@@ -215,3 +217,13 @@ def mistakes(run:dict, task:str='multi-class', k:int=8)->list:
     pred = p.argmax(1)
     conf = np.where(pred != y, p.max(1), -1.)
     return [dict(index=int(i), true=int(y[i]), pred=int(pred[i]), prob=float(conf[i])) for i in np.argsort(-conf, kind='stable')[:k] if conf[i] >= 0]
+
+# %% ../nbs/05b_stats.ipynb #b52d8f31
+def shared_mistakes(ms:list, # a single-label run's mistakes, from `mistakes`
+                    others:list # the other finished runs (with test probabilities), on the same test images
+                   )->tuple:
+    "The mistakes every run of `others` got wrong too; how many chance predicts (each wrong on an image as often as on its class), and the p of at least that many"
+    wrong, y = [~_right(v) for v in others], np.asarray(others[0]['test_labels'])
+    both = [m for m in ms if all(w[m['index']] for w in wrong)]
+    ps = [float(np.prod([w[y == m['true']].mean() for w in wrong])) for m in ms]
+    return both, float(sum(ps)), float(poisson_binom.sf(len(both) - 1, ps))
