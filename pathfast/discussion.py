@@ -508,13 +508,24 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         out.append(dict(what='Repeat every run with --seeds 3', why='with one seed, the intervals hold the test images only, not how much a run changes with its seed.'))
     return out
 
+def _majority(store:dict, ci:tuple|None)->str:
+    "' That is below ...' when a single-label best run's accuracy interval `ci` does not clear always answering the test split's most common class"
+    y = next((v['test_labels'] for _, v in finished(store) if v.get('test_labels') is not None), None)
+    if multi_label(store) or y is None or ci is None or any(x is None or np.isnan(x) for x in ci): return ''
+    counts = np.bincount(np.asarray(y), minlength=len(store['manifest']['dataset']['classes']))
+    share, cls = counts.max() / counts.sum(), store['manifest']['dataset']['classes'][int(counts.argmax())]
+    if ci[0] > share: return ''
+    return (f" That is {'below' if ci[1] < share else 'not clearly above'} the {pct(share)} that always answering {cls}, the test split's "
+            f"most common class, would score" + ('.' if ci[1] < share else ': it lies inside the interval.'))
+
 def key_findings(store:dict, cs:list, diags:list, name)->list:
     "Three to five plain sentences: the best run, each kind of comparison, the diagnoses, the calibration"
     out, s = [], best_run(store)
     if s:
         ci = intervals(store, s['name'])
         out.append(f"The best run, chosen on the validation split, is {name(s['name'])}: {pct(mean_of(store, s['name']))} test accuracy "
-                   f"{fmt_ci(ci.get('accuracy'), pct)} and AUC {fmt_num(mean_of(store, s['name'], 'auc'))} {fmt_ci(ci.get('auc'))}.")
+                   f"{fmt_ci(ci.get('accuracy'), pct)} and AUC {fmt_num(mean_of(store, s['name'], 'auc'))} {fmt_ci(ci.get('auc'))}."
+                   + _majority(store, ci.get('accuracy')))
     n_cs = sum(1 for c in cs if c['res'])
     n_test = next((len(v['test_labels']) for _, v in finished(store) if v.get('test_labels') is not None), None)
     for kind, what in (('transfer', 'Fine-tuning against training from scratch'), ('architecture', 'A backbone against the PathCNN, both from scratch'),
