@@ -385,9 +385,11 @@ def _cost(store:dict)->list:
     return [s]
 
 def apart(a:float, b:float, sig:int=3)->tuple:
-    "`a` and `b` to `sig` significant digits, or to as many more (at most 6) as tell them apart: ('0.1324', '0.1318'), not ('0.132', '0.132')"
+    "`a` and `b` to `sig` significant digits, or to as many more (at most 6) as tell them apart: ('0.1324', '0.1318'), not ('0.132', '0.132'); trailing zeros only where the other has a digit there: ('0.111', '0.110'), ('0.4', '0.3')"
     n = next((n for n in range(sig, 6) if f'{a:.{n}g}' != f'{b:.{n}g}'), 6)
-    return f'{a:.{n}g}', f'{b:.{n}g}'
+    x, y = f'{a:#.{n}g}', f'{b:#.{n}g}'
+    while x[-1] == y[-1] == '0' and '.' in x and '.' in y: x, y = x[:-1], y[:-1]
+    return x.rstrip('.'), y.rstrip('.')
 
 def early_stop_step(store:dict, runs:list, patiences:tuple=(3, 5, 10))->dict|None:
     "Early stopping for the over-fitted `runs`, replayed on every seed's history (`replay_patience`) at each of `patiences`: a next step, None if none would stop"
@@ -444,7 +446,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
             out.append(dict(what=f'Regularise: augmentation for {names(noaug)} (--aug on)',
                             why=f"{names(noaug)} over-fitted (validation loss rising while the training loss fell), and the grid never trained {'it' if len(noaug) == 1 else 'them'} with augmentation."))
         if not cfg.get('patience') and (es := early_stop_step(store, over)):
-            out.append(dict(es, why=es['why'] + ('' if noaug else " A lower validation minimum would take stronger regularisation, which pathfast does not offer: "
+            out.append(dict(es, why=es['why'] + ('' if noaug else " A lower minimum of the validation loss would take stronger regularisation, which pathfast does not offer: "
                                                  f"it uses {regularisers(store)}; on PneumoniaMNIST "
                                                  "stronger augmentation, random erasing, MixUp or CutMix, a weight decay of 0.05 or 0.1 or a dropout of 0.5 did not lower the custom CNN's "
                                                  "validation loss (3 seeds).")))
