@@ -63,6 +63,13 @@ def image_files(d:Path)->tuple:
 
 def _classes(d:Path)->list: return sorted(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith('.'))
 
+def _dicom(f:Path)->bool:
+    "Whether file `f` is DICOM: a .dcm name, or the 'DICM' marker after the 128-byte preamble"
+    if f.suffix.lower() in ('.dcm', '.dicom'): return True
+    try:
+        with open(f, 'rb') as fh: return fh.read(132)[128:] == b'DICM'
+    except OSError: return False
+
 def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test}/<class>/*.png`
                )->dict:
     "The images of a folder of class folders: items (path, class index, split or None), class names, files that are not images"
@@ -83,7 +90,10 @@ def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test
         for i, c in enumerate(classes):
             imgs, n = image_files(d/c)
             items += [(p, i, s) for p in imgs]; other += n
-    if not items: raise PathfastError(f"{root} holds no image files ({', '.join(IMAGE_EXTS)}) in its class folders")
+    if not items:
+        dcm = sum(_dicom(f) for s, d in dirs for c in classes for f in (d/c).iterdir() if f.is_file())
+        raise PathfastError(f"{root} holds no image files ({', '.join(IMAGE_EXTS)}) in its class folders"
+                            + (f"; its {dcm} DICOM file{'s are' if dcm > 1 else ' is'} not read: export them as PNG first (pydicom reads them)" if dcm else ''))
     return dict(items=items, classes=classes, other=other, split='folders' if 'train' in split_dirs else None)
 
 def split_items(labels:list, # per item: a class index, or a tuple of label indices (multi-label)
