@@ -91,7 +91,7 @@ def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test
             imgs, n = image_files(d/c)
             items += [(p, i, s) for p in imgs]; other += n
     if not items:
-        dcm = sum(_dicom(f) for s, d in dirs for c in classes for f in (d/c).iterdir() if f.is_file())
+        dcm = sum(_dicom(f) for s, d in dirs for c in classes for f in (d/c).rglob('*') if f.is_file())
         raise PathfastError(f"{root} holds no image files ({', '.join(IMAGE_EXTS)}) in its class folders"
                             + (f"; its {dcm} DICOM file{'s are' if dcm > 1 else ' is'} not read: export them as PNG first (pydicom reads them)" if dcm else ''))
     return dict(items=items, classes=classes, other=other, split='folders' if 'train' in split_dirs else None)
