@@ -275,6 +275,10 @@ def decode_images(items:list, # (path, label, split or None) per image
     c, gray_files, bad, dims = survey or _survey([p for p, y, s in items])
     skip = set(bad)
     items = [it for it in items if it[0] not in skip]  # `dims` holds the rest: an image that then fails to decode leaves it too
+    if not items:
+        dcm = sum(map(_dicom, bad))
+        raise PathfastError(f"none of the {len(bad):,} files is an image PIL can read (first: {bad[0]})"
+                            + (f"; {dcm:,} {'are' if dcm > 1 else 'is'} DICOM, which pathfast does not read: export them as PNG first (pydicom reads them)" if dcm else ''))
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
     items = [(p, y, s) for (p, y, _), s in zip(items, splits)]
     check_fits(len(items) * size * size * c, f"{len(items):,} images at {size}x{size}x{c}", dest.parent)
