@@ -80,9 +80,9 @@ def _npz(p:Path, split:str, name:str)->list:
 
 def _folder(d:Path)->list:
     "(path, path) for every image file under `d`, recursively, sorted, hidden ones skipped (`sources.image_files`)"
-    from pathfast.sources import IMAGE_EXTS, image_files
+    from pathfast.sources import IMAGE_EXTS, image_files, dicom_note
     fs = image_files(d)[0]
-    if not fs: raise PathfastError(f"{d} holds no image files ({', '.join(IMAGE_EXTS)})")
+    if not fs: raise PathfastError(f"{d} holds no image files ({', '.join(IMAGE_EXTS)}){dicom_note([f for f in d.rglob('*') if f.is_file()])}")
     return [(str(p), p) for p in fs]
 
 def image_items(paths:list # image files, folders, `file.npz` or `file.npz:split`
@@ -102,10 +102,10 @@ def load_image(src, # an image file, or a uint8 array (H,W) or (H,W,C)
                size:int, channels:int # the run's data size and channels
               )->np.ndarray:
     "A uint8 (size, size, channels) array: a file read by `sources.read_image`; an array used as it is, or fitted by `sources.fit_image`"
-    from pathfast.sources import read_image, fit_image
+    from pathfast.sources import read_image, fit_image, dicom_note
     if isinstance(src, Path):
         try: return read_image(src, size, channels)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e: raise PathfastError(f"cannot read image {src}: {e}") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e: raise PathfastError(f"cannot read image {src}: {e}{dicom_note([src])}") from None
     a = src if src.ndim == 3 else src[..., None]
     return a if a.shape == (size, size, channels) else fit_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), size, channels)
 

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'GRAY_MODES', 'SPLIT_NAMES', 'FRACTIONS', 'PATH_COLS', 'LABEL_COLS', 'SPLIT_COLS', 'NO_LABEL',
            'DECODE_VERSION', 'DEFAULT_SIDE', 'GENERIC_CSV_NAMES', 'read_image', 'fit_image', 'image_files',
-           'scan_folder', 'split_items', 'read_csv', 'content_key', 'source_px', 'decode_images', 'load_cached',
-           'pick_side', 'load_images', 'load_folder', 'csv_name', 'load_csv']
+           'dicom_note', 'scan_folder', 'split_items', 'read_csv', 'content_key', 'source_px', 'decode_images',
+           'load_cached', 'pick_side', 'load_images', 'load_folder', 'csv_name', 'load_csv']
 
 # %% ../nbs/01a_sources.ipynb #712b77ac
 import csv, hashlib, json, os, sys, time
@@ -70,6 +70,12 @@ def _dicom(f:Path)->bool:
         with open(f, 'rb') as fh: return fh.read(132)[128:] == b'DICM'
     except OSError: return False
 
+def dicom_note(files:list)->str:
+    "'; 40 files are DICOM, which pathfast does not read: ...' for the DICOM files among `files` (see `_dicom`; one file: 'it is'), else ''"
+    n = sum(map(_dicom, files))
+    return (f"; {'it is' if len(files) == 1 else f'{n:,} file' + ('s are' if n > 1 else ' is')} DICOM, which pathfast does not read: export {'them' if n > 1 else 'it'} as PNG first "
+            f"(pydicom reads DICOM)") if n else ''
+
 def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test}/<class>/*.png`
                )->dict:
     "The images of a folder of class folders: items (path, class index, split or None), class names, files that are not images"
@@ -90,10 +96,8 @@ def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test
         for i, c in enumerate(classes):
             imgs, n = image_files(d/c)
             items += [(p, i, s) for p in imgs]; other += n
-    if not items:
-        dcm = sum(_dicom(f) for s, d in dirs for c in classes for f in (d/c).rglob('*') if f.is_file())
-        raise PathfastError(f"{root} holds no image files ({', '.join(IMAGE_EXTS)}) in its class folders"
-                            + (f"; its {dcm} DICOM file{'s are' if dcm > 1 else ' is'} not read: export them as PNG first (pydicom reads them)" if dcm else ''))
+    if not items: raise PathfastError(f"{root} holds no image files ({', '.join(IMAGE_EXTS)}) in its class folders"
+                                      + dicom_note([f for s, d in dirs for c in classes for f in (d/c).rglob('*') if f.is_file()]))
     return dict(items=items, classes=classes, other=other, split='folders' if 'train' in split_dirs else None)
 
 def split_items(labels:list, # per item: a class index, or a tuple of label indices (multi-label)
@@ -275,10 +279,7 @@ def decode_images(items:list, # (path, label, split or None) per image
     c, gray_files, bad, dims = survey or _survey([p for p, y, s in items])
     skip = set(bad)
     items = [it for it in items if it[0] not in skip]  # `dims` holds the rest: an image that then fails to decode leaves it too
-    if not items:
-        dcm = sum(map(_dicom, bad))
-        raise PathfastError(f"none of the {len(bad):,} files is an image PIL can read (first: {bad[0]})"
-                            + (f"; {dcm:,} {'are' if dcm > 1 else 'is'} DICOM, which pathfast does not read: export them as PNG first (pydicom reads them)" if dcm else ''))
+    if not items: raise PathfastError(f"none of the {len(bad):,} files is an image PIL can read (first: {bad[0]}){dicom_note(bad)}")
     splits, how = split_items([y for p, y, s in items], [s for p, y, s in items], classes, seed, multi)
     items = [(p, y, s) for (p, y, _), s in zip(items, splits)]
     check_fits(len(items) * size * size * c, f"{len(items):,} images at {size}x{size}x{c}", dest.parent)
