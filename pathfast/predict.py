@@ -105,7 +105,7 @@ def load_image(src, # an image file, or a uint8 array (H,W) or (H,W,C)
     from pathfast.sources import read_image, fit_image, dicom_note
     if isinstance(src, Path):
         try: return read_image(src, size, channels)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e: raise PathfastError(f"cannot read image {src}: {e}{dicom_note([src])}") from None
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e: raise PathfastError(f"cannot read image {src}: {e}{dicom_note([src], it=True)}") from None
     a = src if src.ndim == 3 else src[..., None]
     return a if a.shape == (size, size, channels) else fit_image(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), size, channels)
 

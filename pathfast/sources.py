@@ -70,10 +70,10 @@ def _dicom(f:Path)->bool:
         with open(f, 'rb') as fh: return fh.read(132)[128:] == b'DICM'
     except OSError: return False
 
-def dicom_note(files:list)->str:
-    "'; 40 files are DICOM, which pathfast does not read: ...' for the DICOM files among `files` (see `_dicom`; one file: 'it is'), else ''"
+def dicom_note(files:list, it:bool=False)->str:
+    "'; 40 files are DICOM, which pathfast does not read: ...' for the DICOM files among `files` (see `_dicom`; `it`: '; it is DICOM', of the one file the message names), else ''"
     n = sum(map(_dicom, files))
-    return (f"; {'it is' if len(files) == 1 else f'{n:,} file' + ('s are' if n > 1 else ' is')} DICOM, which pathfast does not read: export {'them' if n > 1 else 'it'} as PNG first "
+    return (f"; {'it is' if it else f'{n:,} file' + ('s are' if n > 1 else ' is')} DICOM, which pathfast does not read: export {'them' if n > 1 else 'it'} as PNG first "
             f"(pydicom reads DICOM)") if n else ''
 
 def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test}/<class>/*.png`
