@@ -21,7 +21,7 @@ from .train import test_metrics
 METRICS = {'accuracy': 'Accuracy', 'auc': 'AUC', 'f1': 'F1, macro', 'precision': 'Precision, macro', 'recall': 'Recall, macro',
            'balanced_accuracy': 'Balanced accuracy', 'sensitivity': 'Sensitivity', 'specificity': 'Specificity'
           } # every test metric the report shows, by its name in the runs (sensitivity and specificity: binary tasks only)
-NORMAL_WORDS = ('normal', 'benign', 'negative', 'healthy') # words of a class name that mark the negative class of a binary task
+NORMAL_WORDS = ('normal', 'benign', 'negative', 'healthy', 'control', 'uninfected', 'unaffected', 'unremarkable') # words of a class name that mark the negative class of a binary task
 NEGATIONS = ('no', 'non', 'not', 'without') # a class name's first word that negates the rest ('no tumor', 'non-cancer', 'not normal')
 
 def multi_label(store:dict)->bool: return store['manifest']['dataset'].get('task') == MULTI_LABEL
@@ -38,6 +38,7 @@ def _normal(name)->bool:
     "Whether a class name says it is the normal one: a whole word of `NORMAL_WORDS` ('abnormal' and 'unhealthy' are not), or a negated finding"
     words = re.findall(r'[a-z]+', str(name).lower())
     if words and words[0] in NEGATIONS: return not any(w in NORMAL_WORDS for w in words[1:])  # 'no tumor' is, 'not normal' is not
+    if words and words[0].startswith('non') and len(words[0]) > 5 and words[0][3:] not in NORMAL_WORDS: return True  # 'noncovid', 'NonDemented'
     return any(w in NORMAL_WORDS for w in words)
 
 def positive(classes:list)->int:
