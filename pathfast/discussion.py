@@ -321,14 +321,14 @@ def _errors(store:dict, name)->list:
     if ms and others and not multi_label(store):
         allw, chance, p = shared_mistakes(ms, others)
         lo, hi = f"{ms[-1]['prob']:.3f}", f"{ms[0]['prob']:.3f}"
-        every, n, its = ('the other finished run', 'the other run', 'its') if len(others) == 1 else ('every other finished run', 'another run', 'their')
+        every, n, its = ('the other finished run', 'the other run', "that run's error rate") if len(others) == 1 else ('every other finished run', 'another run', "those runs' error rates")
         some = 'all of them were' if len(allw) == len(ms) > 1 else f"{len(allw)} of them {'was' if len(allw) == 1 else 'were'}"
         odds = f"{chance:.1f} of {len(ms)} expected by chance, {fmt_p(p)}"
         t += (f" Its {len(ms)} most confident mistakes (Results) had " + (f"probabilities from {lo} to {hi}; " if lo != hi else f"a probability of {hi} each; ")
               + (f"none of them was wrong in {every}: each is a mistake of this run that {n} avoided." if not allw else
-                 f"{some} wrong in {every} too, more than {its} error rates on their classes predict ({odds}), which points to images "
+                 f"{some} wrong in {every} too, more than {its} on their classes predict{'s' if len(others) == 1 else ''} ({odds}), which points to images "
                  f"that are hard, or labelled wrongly, rather than to one model's blind spot." if p < ALPHA else
-                 f"{some} wrong in {every} too, but {its} error rates on their classes predict as many ({odds}): the overlap says nothing "
+                 f"{some} wrong in {every} too, but {its} on their classes predict{'s' if len(others) == 1 else ''} as many ({odds}): the overlap says nothing "
                  f"about these images."))
     return [t]
 
