@@ -150,24 +150,24 @@ def follow(data:'MedData'):
         spec, cfg, seed = job
         train_run(data, spec, cfg, seed=seed)
 
-def _render(store:Path, out, title, template, trained:bool=False)->Path:
+def _render(store:Path, out, title, template, trained:bool=False, positive=None)->Path:
     "`render_report`, with whatever a `--template` raises while rendering turned into one line (saying where the runs are, after training)"
     from pathfast.report import render_report
-    try: return render_report(store, out, title, template)
+    try: return render_report(store, out, title, template, positive)
     except Exception as e:
         if isinstance(e, PathfastError): msg = str(e)
         elif template is not None: msg = f"report template {template} failed to render ({type(e).__name__}: {' '.join(str(e).split())[:200]})"
         else: raise
     raise PathfastError(msg + (f"; the runs are kept in {store}: re-render with --from-results {store}" if trained else '')) from None
 
-RENDER_ARGS = ('from_results', 'out', 'title', 'template', 'track', 'log')  # what `--from-results` uses
+RENDER_ARGS = ('from_results', 'out', 'title', 'template', 'track', 'positive', 'log')  # what `--from-results` uses
 
 def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, demo:bool=False, images=None, csv=None,
            path_col=None, label_col=None, split_col=None, epochs=None, budget_minutes=None,
            steps=None, subset=None, bs=None, models=None, aug='off,on', aug_policy:str='auto', arch=None, no_pretrained:bool=False,
            weights=None, resize=None, finetune:str='full', schedule:str='one_cycle', monitor:str='valid_loss', patience=None, label_smoothing=None, ema=None, tta=None,
            seeds:int=1, device=None, precision:str='auto', seed:int=42, lr_find:bool=False, results_dir=None, out=None, title=None,
-           template=None, from_results=None, force:bool=False, full:bool=False, track=None, no_export:bool=False, log=print)->Path:
+           template=None, from_results=None, force:bool=False, full:bool=False, track=None, no_export:bool=False, positive=None, log=print)->Path:
     "Run (or resume) the experiment and render its report; returns the report's path (None in a data-parallel job's other processes)"
     args = locals()  # first: the arguments as given
     from pathfast import distrib
@@ -176,7 +176,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
     from pathfast.experiment import run_experiment, check_runs, check_track, track_report
     if not distrib.is_main(): log = lambda *a, **k: None  # one process speaks
     check_text(dataset=dataset, data_dir=data_dir, npz=npz, images=images, csv=csv, path_col=path_col, label_col=label_col, split_col=split_col, models=models, arch=arch, weights=weights, results_dir=results_dir,
-               out=out, title=title, template=template, from_results=from_results)
+               out=out, title=title, template=template, from_results=from_results, positive=positive)
     if template is not None: check_template(template)
     if out is not None: check_out(out)
     check_track(track)  # an unknown tracker or a missing package, before any data is loaded
@@ -184,7 +184,7 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
         if extra := [f"--{k.replace('_', '-')}" for k, p in inspect.signature(report).parameters.items() if k not in RENDER_ARGS and args[k] != p.default]:
             raise PathfastError(f"--from-results renders a stored experiment and trains nothing: drop {', '.join(extra)}")
         if not distrib.is_main(): return None  # under a launcher: rendered once
-        path = _render(from_results, out, title, template)
+        path = _render(from_results, out, title, template, positive=positive)
         track_report(track, from_results, path)
         log(f"report: {path}")
         return path
@@ -227,9 +227,9 @@ def report(dataset:str|None=None, size:int|None=None, data_dir=None, npz=None, d
     try:
         with store_lock(results_dir, log):
             run_experiment(data, cfg, results_dir, force=force, preset=dict(name=preset['name'], description=preset['description']), log=log,
-                           track=track, export=not no_export)
+                           track=track, export=not no_export, positive=positive)
             distrib.bcast(None)  # the other processes are done
-            path = _render(results_dir, out, title, template, trained=True)
+            path = _render(results_dir, out, title, template, trained=True)  # the positive class is the manifest's now
             track_report(track, results_dir, path)
     except KeyboardInterrupt: raise KeyboardInterrupt(results_dir) from None  # says where the finished runs are
     log(f"report: {path}")
@@ -280,6 +280,7 @@ def pathfast_report(
     full:store_true=False, # the full preset even without a GPU: all data, and at most 2 minutes of training a run on a CPU
     track:str=None, # also log every run it trains to an experiment tracker, offline, in the results store: tensorboard, mlflow or wandb (pip install "pathfast[track]")
     no_export:store_true=False, # do not save each run's tested weights beside its JSON in the results store (pathfast-predict needs them)
+    positive:str=None, # a set of two classes: the positive one, whose recall is the sensitivity (default: the finding, from the class names; the second class when they do not tell)
 ):
     "Train a custom CNN from scratch and fine-tune ImageNet backbones, with and without augmentation, on a MedMNIST set and write an HTML report"
     signal.signal(signal.SIGTERM, _interrupt)
@@ -289,7 +290,8 @@ def pathfast_report(
                 subset=subset, bs=bs, models=models, aug=aug, aug_policy=aug_policy, arch=arch, no_pretrained=no_pretrained,
                 weights=weights, resize=resize, finetune=finetune, schedule=schedule, monitor=monitor, patience=patience, label_smoothing=label_smoothing, ema=ema,
                 tta=tta, seeds=seeds, device=device, precision=precision, seed=seed, lr_find=lr_find, results_dir=results_dir, out=out,
-                title=title, template=template, from_results=from_results, force=force, full=full, track=track, no_export=no_export)
+                title=title, template=template, from_results=from_results, force=force, full=full, track=track, no_export=no_export,
+                positive=positive)
     except PathfastError as e:
         if distrib.is_main(): print(f"pathfast-report: error: {e}", file=sys.stderr)  # the other processes hit the same error
         sys.exit(2)

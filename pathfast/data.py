@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSES', 'CACHE_VERSION', 'CACHE_MIN_BYTES', 'AUG',
            'POLICIES', 'MODALITIES', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
-           'get_npz', 'task_of', 'MedData', 'check_classes', 'check_data', 'cache_root', 'check_fits', 'build_once',
-           'npz_cache', 'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic', 'subset',
-           'read_rows', 'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'LeanPipeline', 'ArrayDL', 'aug_policy', 'batch_tfms',
-           'get_dls']
+           'get_npz', 'task_of', 'check_positive', 'MedData', 'check_classes', 'check_data', 'cache_root', 'check_fits',
+           'build_once', 'npz_cache', 'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic',
+           'subset', 'read_rows', 'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'LeanPipeline', 'ArrayDL', 'aug_policy',
+           'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, socket, zipfile
@@ -94,6 +94,15 @@ MULTI_LABEL = 'multi-label, binary-class'  # MedMNIST's name for ChestMNIST's ta
 def task_of(multi:bool, n_classes:int)->str:
     "MedMNIST's name for the task of a data set without one: multi-label, binary-class (2 classes) or multi-class"
     return MULTI_LABEL if multi else 'binary-class' if n_classes == 2 else 'multi-class'
+
+def check_positive(classes:list, task:str, positive:str|None)->str|None:
+    "The class `positive` names (`--positive`; its case may differ), refused in one line unless the task has two exclusive classes and it is one"
+    if positive is None: return None
+    if task == MULTI_LABEL or len(classes) != 2:
+        raise PathfastError(f"--positive names the positive class of a set of two classes; this one is {task} with {len(classes)} {'labels' if task == MULTI_LABEL else 'classes'}")
+    hit = [c for c in classes if c == positive] or [c for c in classes if str(c).lower() == str(positive).lower()]
+    if len(hit) != 1: raise PathfastError(f"--positive {positive!r} is not a class of this set: use {' or '.join(map(repr, classes))}")
+    return hit[0]
 MIN_SIZE = 8  # smaller images leave the models' pooling stages nothing to pool
 
 @dataclass

@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import test_proportions_2indep
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, best_tied, multi_label, binary, positive, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
+                           pct, ensemble, monitor, best_run, best_tied, multi_label, binary, positive_of, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
                            official_file)
 from .data import INFO, MULTI_LABEL
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes, shared_mistakes
@@ -242,8 +242,8 @@ def _best(store:dict, name)->list:
                  if vl is not None and xs else "the grid's order decided, no validation loss being recorded."))
     if binary(store):
         c = ds['classes']
-        t += (f" Its sensitivity (recall of {c[positive(c)]}) is {pct(mean_of(store, r, 'sensitivity'))} {fmt_ci(ci.get('sensitivity'), pct)}, "
-              f"its specificity (recall of {c[1 - positive(c)]}) {pct(mean_of(store, r, 'specificity'))} {fmt_ci(ci.get('specificity'), pct)}.")
+        t += (f" Its sensitivity (recall of {c[positive_of(store)]}) is {pct(mean_of(store, r, 'sensitivity'))} {fmt_ci(ci.get('sensitivity'), pct)}, "
+              f"its specificity (recall of {c[1 - positive_of(store)]}) {pct(mean_of(store, r, 'specificity'))} {fmt_ci(ci.get('specificity'), pct)}.")
     top = max(finished(store), key=lambda c: mean_of(store, c[0]['name']))[0]
     if top is not s: t += (f" The highest test accuracy, {pct(mean_of(store, top['name']))}, is {name(top['name'])}'s; choosing the best run "
                            f"by it would let the test split pick, and overstate what to expect on new images.")

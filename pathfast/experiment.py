@@ -15,7 +15,7 @@ from pathlib import Path
 from torch import nn
 from fastai.vision.all import Callback, total_params
 from .core import PathfastError, Config, get_device, save_json, load_json, atomic_write, versions, hardware, machine
-from .data import MedData, get_dls, NORM, INFO
+from .data import MedData, get_dls, NORM, INFO, check_positive
 from .models import ADAMW, OPTIMIZER, check_weights, check_input, get_backbone
 from .train import PLATEAU_PATIENCE, STOPS, plateau_unused, check_options, RunResult, History, grid, describe, input_size, train_run, pick_precision, pick_bs, run_options
 from .export import build_net, model_info, save_weights
@@ -56,7 +56,7 @@ def seeds(cfg:Config)->list:
     "The seeds of the repeats of every run: `cfg.seed`, `cfg.seed + 1`, ..."
     return [cfg.seed + i for i in range(cfg.seeds)]
 
-def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
+def manifest(data:MedData, cfg:Config, preset:dict|None=None, positive:str|None=None)->dict:
     "The manifest of an experiment of `cfg` on `data`: the data, the settings, the runs' specs, the models, versions, hardware"
     device = get_device(cfg.device)
     info = INFO.get(data.flag, {})
@@ -69,7 +69,7 @@ def manifest(data:MedData, cfg:Config, preset:dict|None=None)->dict:
                              n_samples=data.n_samples, official_n_samples=info.get('n_samples'),
                              counts={s: data.counts(s) for s in data.splits}, md5=data.md5,
                              path=str(data.path) if data.path else None, task=data.task, license=info.get('license'),
-                             source=data.source),
+                             source=data.source, **({'positive': positive} if positive is not None else {})),
                 preset=preset or dict(name='custom', description='settings chosen on the command line'),
                 config=dict(cfg.asdict(), device=str(device), processes=world(), precision=_precisions(runs), opt=OPTIMIZER, wd=ADAMW['wd']),
                 runs=runs, seeds=seeds(cfg), batch=dict(zip(('bs', 'why'), pick_bs(data.n_samples['train'], cfg.bs))),
@@ -307,18 +307,20 @@ def run_experiment(data:MedData, # the data set (official splits, or a subset of
                    preset:dict|None=None, # name and description of the preset that chose `cfg`, for the report
                    log=print, # called with one line per run
                    track:str|None=None, # also log every run trained to 'tensorboard', 'mlflow' or 'wandb' (see `TRACKERS`)
-                   export:bool=True # save each run's tested weights beside its JSON (`pathfast-predict` needs them)
+                   export:bool=True, # save each run's tested weights beside its JSON (`pathfast-predict` needs them)
+                   positive:str|None=None # a binary set's positive class (`--positive`), recorded for the report; None: read from the class names
                   )->dict:
     "Train (or resume) the grid, saving each run to the store as it finishes; the results by run name"
     pick_bs(data.n_samples['train'], cfg.bs)  # a batch size the training split cannot fill is refused before anything is written
     check_options(cfg, data.multi_label)  # so is label smoothing on a multi-label set
+    positive = check_positive(data.classes, data.task, positive)  # and a --positive that is not one of two classes
     specs = check_runs(cfg, size=data.size)
     check_track(track)
     if plateau_unused(cfg.schedule, cfg.patience):
         log(f"note: --patience {cfg.patience} ends a run no later than the plateau schedule first divides its rate (after {PLATEAU_PATIENCE} epochs "
             f"without a better {cfg.monitor}), so no epoch trains at a lowered rate: --patience {PLATEAU_PATIENCE + 1} or more lets it")
     store = Store(results_dir)
-    man = manifest(data, cfg, preset)
+    man = manifest(data, cfg, preset, positive)
     store.start(man, force)
     if force or not (store.path/'batch.png').exists():
         atomic_write(store.path/'batch.png', batch_png(data, seed=cfg.seed, policy=man['augmentations']['name']))

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import roc_curve, precision_recall_curve, average_precision_score, roc_auc_score
 from .runs import (METRICS, lbl, model_label, run_colors, aug_pairs, finished, seed_stats, monitor, multi_label, binary,
-                           positive, noun, best_run, averaged, names)
+                           positive_of, noun, best_run, averaged, names)
 from .stats import intervals, best_calibration
 from .saliency import decode
 
@@ -139,7 +139,7 @@ def plot_roc(store:dict)->Figure:
     colors, classes = run_colors(store), store['manifest']['dataset']['classes']
     with mpl.rc_context(STYLE):
         if binary(store):
-            pos, pr = positive(classes), _imbalanced(store)
+            pos, pr = positive_of(store), _imbalanced(store)
             fig, axs = _grid(2 if pr else 1, w=4.6, h=4.)
             for s in store['specs']:
                 run = store['runs'][s['name']]

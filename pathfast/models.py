@@ -9,7 +9,7 @@ __all__ = ['ADAMW', 'OPTIMIZER', 'LITE', 'PROBE_SIDES', 'PathCNN', 'adamw', 'Pro
            'check_input', 'backbone_learner']
 
 # %% ../nbs/02_models.ipynb #51ef2162
-import importlib, os, shutil, time, urllib.error, urllib.request, warnings
+import importlib, shutil, time, urllib.error, urllib.request, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

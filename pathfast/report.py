@@ -15,11 +15,11 @@ import numpy as np
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from .core import PathfastError, atomic_write, load_json
-from .data import MULTI_LABEL, INFO
+from .data import MULTI_LABEL, INFO, check_positive
 from .sources import DEFAULT_SIDE
 from .train import PLATEAU_PATIENCE, STOPS, plateau_unused
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
-from .runs import (METRICS, metric_keys, multi_label, binary, positive, noun, run_metrics, run_label, run_colors,
+from .runs import (METRICS, metric_keys, multi_label, binary, positive_of, positive_why, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
                            monitor, best_run, best_scored, names, subset_cuts, averaged, finetune_recipe, run_machines, store_machine,
                            official_file)
@@ -147,7 +147,7 @@ def metric_cols(store:dict)->list:
     "The results table's metric columns: (key, header)"
     cls = store['manifest']['dataset']['classes']
     head = dict(METRICS, recall='Recall, macro' + ('' if multi_label(store) else ' = balanced accuracy'))
-    if binary(store): head.update(sensitivity=f'Sensitivity ({cls[positive(cls)]})', specificity=f'Specificity ({cls[1 - positive(cls)]})')
+    if binary(store): head.update(sensitivity=f'Sensitivity ({cls[positive_of(store)]})', specificity=f'Specificity ({cls[1 - positive_of(store)]})')
     return [(k, head[k]) for k in metric_keys(store)]
 
 def results_table(store:dict)->dict:
@@ -442,6 +442,7 @@ def report_context(store:dict, title:str|None=None)->dict:
         ds=dict(name=name, flag=ds['flag'], size=ds['size'], origin=data_origin(ds), task=ds.get('task', '–'), md5=ds.get('md5', '–'), path=ds.get('path', '–'),
                 own=(ds.get('source') or {}).get('kind'),  # 'folder' or 'csv' for the user's images: their md5 is pathfast's cache key
                 multi=multi_label(store), noun=noun(store), nouns=noun(store, 2),
+                positive=dict(name=ds['classes'][positive_of(store)], why=positive_why(store)) if binary(store) else None,
                 n_samples={s: f'{n:,}' for s, n in ds.get('n_samples', {}).items()},
                 classes=[dict(name=c, counts=[f"{counts[s][i]:,}" if s in counts else '–' for s in ('train', 'val', 'test')])
                          for i, c in enumerate(ds['classes'])]),
@@ -466,10 +467,14 @@ def report_context(store:dict, title:str|None=None)->dict:
 def render_report(results_dir:str|Path, # the results store to report on
                   out:str|Path|None=None, # the HTML file to write; default reports/<flag>-<size>.html
                   title:str|None=None, # the report's title; default names the data set and what ran (`report_title`)
-                  template:str|Path|None=None # a Jinja2 template to use instead of the packaged one
+                  template:str|Path|None=None, # a Jinja2 template to use instead of the packaged one
+                  positive:str|None=None # a binary set's positive class for this rendering (`--positive`), instead of the store's
                  )->Path:
     "Render the report of a results store into one self-contained HTML file, written atomically; returns its path"
     store = load_store(results_dir)
+    if positive is not None:
+        ds = store['manifest']['dataset']
+        ds['positive'] = check_positive(ds['classes'], ds.get('task', 'multi-class'), positive)
     tpl = Path(template) if template else template_path()
     if not tpl.is_file(): raise PathfastError(f"report template {tpl} not found")
     env = SandboxedEnvironment(loader=jinja2.FileSystemLoader(tpl.parent), autoescape=True, undefined=jinja2.StrictUndefined,

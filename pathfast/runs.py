@@ -4,17 +4,17 @@
 
 # %% auto #0
 __all__ = ['METRICS', 'NORMAL_WORDS', 'NEGATIONS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive',
-           'metric_keys', 'run_metrics', 'model_label', 'run_label', 'groups', 'run_colors', 'transfer_pairs',
-           'arch_pairs', 'aug_pairs', 'names', 'finished', 'averaged', 'finetune_recipe', 'report_title', 'fmt_num',
-           'pct', 'fmt_ci', 'fmt_p', 'fmt_secs', 'lbl', 'seed_stats', 'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble',
-           'monitor', 'best_run', 'best_tied', 'best_scored', 'official_file', 'subset_cuts', 'run_machines',
-           'store_machine']
+           'positive_of', 'positive_why', 'metric_keys', 'run_metrics', 'model_label', 'run_label', 'groups',
+           'run_colors', 'transfer_pairs', 'arch_pairs', 'aug_pairs', 'names', 'finished', 'averaged',
+           'finetune_recipe', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p', 'fmt_secs', 'lbl', 'seed_stats',
+           'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_tied', 'best_scored',
+           'official_file', 'subset_cuts', 'run_machines', 'store_machine']
 
 # %% ../nbs/05a_runs.ipynb #23c72e4f
 import math, re, textwrap
 import numpy as np
 from .core import PathfastError, machine, validation_rank
-from .data import MULTI_LABEL, expected_md5
+from .data import MULTI_LABEL, INFO, expected_md5
 from .train import test_metrics
 
 # %% ../nbs/05a_runs.ipynb #01b729a6
@@ -41,10 +41,24 @@ def _normal(name)->bool:
     if words and words[0].startswith('non') and len(words[0]) > 5 and words[0][3:] not in NORMAL_WORDS: return True  # 'noncovid', 'NonDemented'
     return any(w in NORMAL_WORDS for w in words)
 
-def positive(classes:list)->int:
-    "The positive class of a binary task: 1 (MedMNIST's finding) unless only class 1's name says it is the normal one"
+def positive(classes:list, chosen:str|None=None)->int:
+    "The positive class of a binary task: `chosen` (`--positive`), else 1 (MedMNIST's finding) unless only class 1's name says it is the normal one"
+    if chosen is not None: return list(classes).index(chosen)
     normal = [_normal(c) for c in classes]
     return 0 if normal[1] and not normal[0] else 1
+
+def positive_of(store:dict)->int:
+    "The positive class of a binary store: the one `--positive` chose (recorded in the manifest's dataset), else `positive`'s"
+    ds = store['manifest']['dataset']
+    return positive(ds['classes'], ds.get('positive'))
+
+def positive_why(store:dict)->str:
+    "Why the positive class of a binary store is the one it is, in words"
+    ds = store['manifest']['dataset']
+    if ds.get('positive') is not None: return 'set with --positive'
+    if positive(ds['classes']) == 0: return f"its name is not a normal one, and {ds['classes'][1]}'s is (--positive CLASS sets another)"
+    order = 'as MedMNIST codes its findings' if ds.get('flag') in INFO else 'in the order of the class names'
+    return f"the second class, {order} (--positive CLASS sets another)"
 
 def metric_keys(store:dict)->list:
     "The test metrics the report shows for this store's task, in table order"
@@ -56,7 +70,7 @@ def run_metrics(store:dict, run:dict)->dict:
     "A run's test metrics, with sensitivity and specificity (recall of the positive and the negative class) for a binary task"
     m = dict(run.get('metrics') or {})
     if binary(store) and run.get('confusion_matrix') is not None:
-        cm, pos = np.asarray(run['confusion_matrix'], float), positive(store['manifest']['dataset']['classes'])
+        cm, pos = np.asarray(run['confusion_matrix'], float), positive_of(store)
         rec = np.divide(np.diag(cm), cm.sum(1), out=np.full(2, np.nan), where=cm.sum(1) > 0)
         m.update(sensitivity=float(rec[pos]), specificity=float(rec[1 - pos]))
     return m

@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 from .data import MULTI_LABEL
-from .runs import (best_scored, binary, multi_label, positive, finished, mean_of, transfer_pairs, arch_pairs, aug_pairs)
+from .runs import (best_scored, binary, multi_label, positive_of, finished, mean_of, transfer_pairs, arch_pairs, aug_pairs)
 
 # %% ../nbs/05b_stats.ipynb #7a253c1d
 ALPHA = .05 # the level of every interval (95%) and test
@@ -115,7 +115,7 @@ def analysis(store:dict, B:int=N_BOOT, seed:int=0)->dict:
     "Bootstrap distributions of every run's metrics (means over its seeds, the seeds resampled too), on resamples shared by all runs"
     if (a := store.get('_stats')) and (a['B'], a['seed']) == (B, seed): return a
     ds = store['manifest']['dataset']
-    task, pos = ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1
+    task, pos = ds.get('task', 'multi-class'), positive_of(store) if binary(store) else 1
     first = next((r for _, v in finished(store) for r in store['repeats'][_['name']] if _has_probs(r)), None)
     n = len(first['test_labels']) if first else 0
     w, runs = boot_weights(n, B, seed) if n else None, {}
@@ -202,7 +202,7 @@ def best_calibration(store:dict)->tuple:
     s, run = best_scored(store)
     if run is None: return None, None, None
     ds = store['manifest']['dataset']
-    return s, run, calibration(run['test_labels'], run['test_probs'], ds.get('task', 'multi-class'), positive(ds['classes']) if binary(store) else 1)
+    return s, run, calibration(run['test_labels'], run['test_probs'], ds.get('task', 'multi-class'), positive_of(store) if binary(store) else 1)
 
 # %% ../nbs/05b_stats.ipynb #c62bb5aa
 def mistakes(run:dict, task:str='multi-class', k:int=8)->list:

@@ -110,6 +110,25 @@ def test_partial_store_renders_with_missing_runs_marked(trained, tmp_path):
     html = (tmp_path/'p.html').read_text(encoding='utf-8')
     assert 'resnet18-scratch-aug' in html and re.search(r'not run', html, re.I)
 
+def test_positive_class_chosen_when_rendering(trained, tmp_path):
+    "--positive normal makes normal the class whose recall is the sensitivity; a name that is not a class is one line"
+    p = run_cli('--from-results', trained['store'], '--positive', 'Normal', '--out', tmp_path/'n.html', tmp=tmp_path)
+    assert p.returncode == 0, p.stderr
+    html, first = (tmp_path/'n.html').read_text(encoding='utf-8'), trained['out'].read_text(encoding='utf-8')
+    assert 'Sensitivity (normal)' in results_table(html) and 'Specificity (pneumonia)' in results_table(html)
+    assert 'Sensitivity (pneumonia)' in results_table(first)
+    cells = lambda h: [c.split() for c in re.findall(r'<tr[^>]*>(.*?)</tr>', results_table(h), re.S)]
+    for a, b in zip(cells(first), cells(html)): assert len(a) == len(b)
+    text = re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', '', html))
+    assert 'The positive class, whose recall is the sensitivity, is normal: set with --positive.' in text
+    assert 'The positive class, whose recall is the sensitivity, is pneumonia: the second class, as MedMNIST codes its findings' in re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', '', first))
+    m = re.search(r'Its sensitivity \(recall of normal\) is ([0-9.]+)%.*?its specificity \(recall of pneumonia\) ([0-9.]+)%', text)
+    m0 = re.search(r'Its sensitivity \(recall of pneumonia\) is ([0-9.]+)%.*?its specificity \(recall of normal\) ([0-9.]+)%', re.sub(r'\s+', ' ', re.sub(r'<[^>]+>', '', first)))
+    assert m and m0 and (m[1], m[2]) == (m0[2], m0[1]), (m and m.groups(), m0 and m0.groups())  # the two recalls swap places
+    p = run_cli('--from-results', trained['store'], '--positive', 'mole', '--out', tmp_path/'m.html', tmp=tmp_path)
+    assert p.returncode == 2 and p.stderr.strip() == "pathfast-report: error: --positive 'mole' is not a class of this set: use 'normal' or 'pneumonia'", p.stderr
+    assert not (tmp_path/'m.html').exists()
+
 def test_strings_reaching_the_html_are_escaped(trained, tmp_path):
     store = tmp_path/'evil'
     shutil.copytree(trained['store'], store)
@@ -129,7 +148,7 @@ def test_help_documents_every_flag(tmp_path):
     assert p.returncode == 0
     for f in ('--dataset', '--size', '--data-dir', '--epochs', '--bs', '--models', '--aug', '--resize', '--arch', '--no-pretrained', '--weights', '--device',
               '--seed', '--results-dir', '--out', '--from-results', '--force', '--full', '--template', '--subset', '--budget-minutes', '--steps',
-              '--seeds', '--patience', '--schedule', '--monitor', '--label-smoothing', '--ema', '--tta', '--aug-policy'):
+              '--seeds', '--patience', '--schedule', '--monitor', '--label-smoothing', '--ema', '--tta', '--aug-policy', '--positive'):
         assert re.search(rf'{f}\b.*\S', p.stdout), f
 
 def test_grid_of_six_interrupted_resumed_and_reported(tmp_path):
