@@ -323,7 +323,8 @@ def _errors(store:dict, name)->list:
         lo, hi = f"{ms[-1]['prob']:.3f}", f"{ms[0]['prob']:.3f}"
         every, n, its = ('the other finished run', 'the other run', "that run's error rate") if len(others) == 1 else ('every other finished run', 'another run', "those runs' error rates")
         some = 'all of them were' if len(allw) == len(ms) > 1 else f"{len(allw)} of them {'was' if len(allw) == 1 else 'were'}"
-        odds = f"{chance:.1f} of {len(ms)} expected by chance, {fmt_p(p)}"
+        odds = f"{chance:.1f}" if chance >= .95 else f"{chance:.2g}"  # '7.8', '0.44', '0.0031': never '0.0'
+        odds = f"{odds} of {len(ms)} expected by chance, {fmt_p(p)}"
         t += (f" Its {len(ms)} most confident mistakes (Results) had " + (f"probabilities from {lo} to {hi}; " if lo != hi else f"a probability of {hi} each; ")
               + (f"none of them was wrong in {every}: each is a mistake of this run that {n} avoided." if not allw else
                  f"{some} wrong in {every} too, more than {its} on their classes predict{'s' if len(others) == 1 else ''} ({odds}), which points to images "
