@@ -103,6 +103,7 @@ def check_positive(classes:list, task:str, positive:str|None)->str|None:
     hit = [c for c in classes if c == positive] or [c for c in classes if str(c).lower() == str(positive).lower()]
     if len(hit) != 1: raise PathfastError(f"--positive {positive!r} is not a class of this set: use {' or '.join(map(repr, classes))}")
     return hit[0]
+
 MIN_SIZE = 8  # smaller images leave the models' pooling stages nothing to pool
 
 @dataclass
