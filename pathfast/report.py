@@ -456,7 +456,7 @@ def report_context(store:dict, title:str|None=None)->dict:
         runs=_runs_table(store), n_done=n_done, models=_models(store), design=cnn_design(store), train=train, training=training,
         schedules=[_schedule(s, store['runs'][s['name']]) for s in specs],
         preset=dict(name=pre.get('name', '–'), description=pre.get('description', '')), subset=_subset(store),
-        seeds=', '.join(map(str, seeds)), n_seeds=len(seeds),
+        seeds=', '.join(map(str, seeds)), n_seeds=len(seeds), binary=binary(store),
         hardware=_hardware(store), versions=_kv(m.get('versions')),
         table=results_table(store), citation=MEDMNIST_V2, per_class=per_class_table(store), comparisons=comparisons_table(store),
         cost=cost_table(store), mistakes=mistakes_table(store), alpha=ALPHA,

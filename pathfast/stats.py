@@ -134,9 +134,12 @@ def intervals(store:dict, name:str)->dict:
     run, a = store['runs'][name], analysis(store)
     if run is None: return {}
     res = {k: percentile_ci(d) for k, d in (a['runs'][name] or {}).get('dist', {}).items()}
-    if not multi_label(store) and len(store['repeats'][name]) == 1:
+    if not multi_label(store) and len(store['repeats'][name]) == 1:  # counted proportions: Wilson's interval, never of zero width at 100%
         cm = np.asarray(run['confusion_matrix'])
         res['accuracy'] = wilson(int(np.trace(cm)), int(cm.sum()))
+        if binary(store):  # sensitivity and specificity: the share of one class's images that were right
+            for k, c in (('sensitivity', positive_of(store)), ('specificity', 1 - positive_of(store))):
+                if cm[c].sum(): res[k] = wilson(int(cm[c, c]), int(cm[c].sum()))
     return res
 
 # %% ../nbs/05b_stats.ipynb #dd86c69f

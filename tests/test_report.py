@@ -263,6 +263,13 @@ def test_plateau_label_smoothing_no_ema_in_methods(tmp_path):
     assert 'label smoothing, ε = 0.1' in methods and 'the one with the highest validation accuracy' in methods
     assert 'Every run trains for 6 epochs, fixed with --epochs.' in methods and '6 epochs per run (--epochs)' in methods
 
+def test_wilson_intervals_named_for_binary_recalls(tmp_path):
+    "A binary single-seed run's sensitivity and specificity get Wilson intervals, and Statistics says so; a 3-class set's note does not"
+    for classes, said in ((('normal', 'pneumonia'), True), (('a', 'b', 'c'), False)):
+        html = render_report(fake_store(tmp_path/str(len(classes)), classes=classes), tmp_path/f'{len(classes)}.html').read_text()
+        note = text(re.search(r'<p class="stats-note">(.*?)</p>', html, re.S)[1])
+        assert ('and its sensitivity and specificity (each the share of one class\'s images it got right), the Wilson score interval' in note) == said, note
+
 def test_plateau_floor_ends_runs_and_says_so(tmp_path):
     "The plateau schedule ends a run at its floor: Methods, the settings and schedule tables, the Results' epochs and the Discussion say so"
     store = fake_store(tmp_path/'results', schedule='plateau', epochs=40)
