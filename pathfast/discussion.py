@@ -15,7 +15,7 @@ from statsmodels.stats.proportion import test_proportions_2indep
 from .models import PathCNN
 from .train import replay_patience
 from .runs import (model_label, run_label, names, finished, groups, seed_stats, mean_of, run_metrics, fmt_pm, fmt_num, fmt_ci, fmt_p,
-                           pct, ensemble, monitor, best_run, best_tied, multi_label, binary, positive_of, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
+                           pct, ensemble, monitor, best_run, best_tied, multi_label, binary, positive_of, plateau_floor, noun, subset_cuts, finetune_recipe, run_machines, store_machine,
                            official_file)
 from .data import INFO, MULTI_LABEL
 from .stats import ALPHA, intervals, comparisons, best_calibration, mistakes, shared_mistakes
@@ -296,9 +296,8 @@ def _diagnoses(store:dict, diags:list)->list:
         stops.append(f"Early stopping (after {n} epoch{'' if n == 1 else 's'} without a {better} {score}) ended {names(early)} before the "
                      f"epochs the budget planned.")
     if ended := who(lambda r: r.get('stopped') == 'plateau'):
-        floor = next((r['options']['plateau_floor'] for reps in store['repeats'].values() for r in reps if r.get('stopped') == 'plateau'), None)
         stops.append(f"The plateau schedule ended {names(ended)} before the planned epochs: validation stalled again when a further division "
-                     f"would have taken the rate below 1/{floor:,} of its start, too small a rate for the rest of the budget to change much.")
+                     f"would have taken the rate below 1/{plateau_floor(store):,} of its start, too small a rate for the rest of the budget to change much.")
     if cut := who(lambda r: r.get('stopped') == 'time'):
         stops.append(f"The time budget ended {names(cut)} before the planned epochs: the epochs took longer than timed before training.")
     tta = [(s['name'], mean_of(store, s['name']) - p) for s, _ in finished(store) if (p := mean_of(store, s['name'], 'accuracy', 'plain_metrics')) is not None]
@@ -513,9 +512,8 @@ def next_steps(store:dict, diags:list, cs:list)->list:
 
 def _majority(store:dict, ci:tuple|None)->str:
     "' That is below ...' when a single-label best run's accuracy interval `ci` does not clear always answering the test split's most common class"
-    y = next((v['test_labels'] for _, v in finished(store) if v.get('test_labels') is not None), None)
-    if multi_label(store) or y is None or ci is None or any(x is None or np.isnan(x) for x in ci): return ''
-    counts = np.bincount(np.asarray(y), minlength=len(store['manifest']['dataset']['classes']))
+    counts = np.asarray((store['manifest']['dataset'].get('counts') or {}).get('test') or [0])  # test images per class
+    if multi_label(store) or not counts.sum() or ci is None or any(x is None or np.isnan(x) for x in ci): return ''
     share, cls = counts.max() / counts.sum(), store['manifest']['dataset']['classes'][int(counts.argmax())]
     if ci[0] > share: return ''
     return (f" That is {'below' if ci[1] < share else 'not clearly above'} the {pct(share)} that always answering {cls}, the test split's "

@@ -19,7 +19,7 @@ from .data import MULTI_LABEL, INFO, check_positive
 from .sources import DEFAULT_SIDE
 from .train import PLATEAU_PATIENCE, STOPS, plateau_unused
 from .experiment import STORE_VERSION, Store, repeat_keys # the store format this module reads, and where its runs are
-from .runs import (METRICS, metric_keys, multi_label, binary, positive_of, positive_why, noun, run_metrics, run_label, run_colors,
+from .runs import (METRICS, metric_keys, multi_label, binary, positive_of, positive_why, plateau_floor, noun, run_metrics, run_label, run_colors,
                            report_title, finished, seed_stats, fmt_num, fmt_pm, fmt_sd, fmt_ci, fmt_p, fmt_secs, pct, ensemble,
                            monitor, best_run, best_scored, names, subset_cuts, averaged, finetune_recipe, run_machines, store_machine,
                            official_file)
@@ -320,7 +320,7 @@ def _training(store:dict)->tuple:
     recipe = finetune_recipe(store)
     frozen, plateau = _frozen_epochs(store) if recipe == 'fastai' else 0, cfg.get('schedule') == 'plateau'
     undivided = plateau_unused(cfg.get('schedule'), cfg.get('patience'))  # early stopping ends a run before its rate is ever lowered
-    floor = None if undivided else next((o['plateau_floor'] for _, v in finished(store) if (o := v.get('options') or {}).get('plateau_floor')), None)  # recorded since the schedule ends runs
+    floor = None if undivided else plateau_floor(store)
     avg, done = averaged(store), [s for s, _ in finished(store)]  # the runs that validated and tested an average of their weights; those that finished
     ema_pct = f"{cfg['ema'] * 100:g}%" if avg else None
     archs = lambda ss: names(dict.fromkeys(s['arch'] for s in ss))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['METRICS', 'NORMAL_WORDS', 'NEGATIONS', 'PALETTE', 'MONITOR', 'multi_label', 'binary', 'noun', 'positive',
            'positive_of', 'positive_why', 'metric_keys', 'run_metrics', 'model_label', 'run_label', 'groups',
-           'run_colors', 'transfer_pairs', 'arch_pairs', 'aug_pairs', 'names', 'finished', 'averaged',
+           'run_colors', 'transfer_pairs', 'arch_pairs', 'aug_pairs', 'names', 'finished', 'averaged', 'plateau_floor',
            'finetune_recipe', 'report_title', 'fmt_num', 'pct', 'fmt_ci', 'fmt_p', 'fmt_secs', 'lbl', 'seed_stats',
            'mean_of', 'fmt_sd', 'fmt_pm', 'ensemble', 'monitor', 'best_run', 'best_tied', 'best_scored',
            'official_file', 'subset_cuts', 'run_machines', 'store_machine']
@@ -126,6 +126,10 @@ def finished(store:dict)->list:
 def averaged(store:dict)->list:
     "The specs of the finished runs that validated and tested an average of their weights (they record `options.ema`)"
     return [s for s, v in finished(store) if (v.get('options') or {}).get('ema')]
+
+def plateau_floor(store:dict)->int|None:
+    "The floor at which the plateau schedule ends a run (`train.PLATEAU_FLOOR`), as the finished runs recorded it; None for a store from before it, or one-cycle"
+    return next((f for _, v in finished(store) if (f := (v.get('options') or {}).get('plateau_floor'))), None)
 
 def finetune_recipe(store:dict)->str|None:
     "How the grid's fine-tuned runs trained: 'fastai' where one recorded a frozen or discriminative phase, else 'full' once one finished, else the setting; None without one"
