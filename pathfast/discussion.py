@@ -244,9 +244,11 @@ def _best(store:dict, name)->list:
         c = ds['classes']
         t += (f" Its sensitivity (recall of {c[positive_of(store)]}) is {pct(mean_of(store, r, 'sensitivity'))} {fmt_ci(ci.get('sensitivity'), pct)}, "
               f"its specificity (recall of {c[1 - positive_of(store)]}) {pct(mean_of(store, r, 'specificity'))} {fmt_ci(ci.get('specificity'), pct)}.")
-    top = max(finished(store), key=lambda c: mean_of(store, c[0]['name']))[0]
-    if top is not s: t += (f" The highest test accuracy, {pct(mean_of(store, top['name']))}, is {name(top['name'])}'s; choosing the best run "
-                           f"by it would let the test split pick, and overstate what to expect on new images.")
+    hi = max(mean_of(store, x['name']) for x, _ in finished(store))
+    if hi > mean_of(store, r) + 1e-9:  # a run above the best one on the test split (one that only ties with it is not)
+        tops = [name(x['name']) for x, _ in finished(store) if mean_of(store, x['name']) > hi - 1e-9]
+        t += (f" The highest test accuracy, {pct(hi)}, is {tops[0] + chr(39) + 's' if len(tops) == 1 else 'that of ' + names(tops)}; "
+              f"choosing the best run by it would let the test split pick, and overstate what to expect on new images.")
     if e := ensemble(store, r):
         t += (f" Averaging the test probabilities of its {e['n']} seeds (an ensemble) gives {pct(e['metrics']['accuracy'])} test accuracy "
               f"and AUC {fmt_num(e['metrics'].get('auc'))}.")
