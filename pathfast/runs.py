@@ -56,9 +56,11 @@ def positive_why(store:dict)->str:
     "Why the positive class of a binary store is the one it is, in words"
     ds = store['manifest']['dataset']
     if ds.get('positive') is not None: return 'set with --positive'
-    if positive(ds['classes']) == 0: return f"its name is not a normal one, and {ds['classes'][1]}'s is (--positive CLASS sets another)"
-    order = 'as MedMNIST codes its findings' if ds.get('flag') in INFO else 'in the order of the class names'
-    return f"the second class, {order} (--positive CLASS sets another)"
+    c, more = ds['classes'], ' (--positive CLASS sets another)'
+    pos, normal = positive(c), [_normal(x) for x in c]
+    if pos == 1 and ds.get('flag') in INFO: return f"the second class, as MedMNIST codes its findings{more}"
+    if normal[1 - pos] and not normal[pos]: return f"its name is not a normal one, and {c[1 - pos]}'s is{more}"
+    return f"the second class, in the order of the class names{more}"
 
 def metric_keys(store:dict)->list:
     "The test metrics the report shows for this store's task, in table order"
