@@ -5,10 +5,10 @@
 # %% auto #0
 __all__ = ['SIZES', 'SPLITS', 'FLAGS_2D', 'MULTI_LABEL', 'MIN_SIZE', 'MAX_CLASSES', 'CACHE_VERSION', 'CACHE_MIN_BYTES', 'AUG',
            'POLICIES', 'MODALITIES', 'NORM', 'dataset_info', 'npz_name', 'expected_md5', 'data_root', 'check_md5',
-           'get_npz', 'task_of', 'check_positive', 'MedData', 'check_classes', 'check_data', 'cache_root', 'check_fits',
-           'build_once', 'npz_cache', 'npz_error', 'load_npz', 'class_names', 'load_medmnist', 'write_synthetic',
-           'subset', 'read_rows', 'ShowLabel', 'gray_to_rgb', 'ArrayDS', 'LeanPipeline', 'ArrayDL', 'aug_policy',
-           'batch_tfms', 'get_dls']
+           'get_npz', 'task_of', 'check_positive', 'MedData', 'check_classes', 'check_data', 'check_present',
+           'cache_root', 'check_fits', 'build_once', 'npz_cache', 'npz_error', 'load_npz', 'class_names',
+           'load_medmnist', 'write_synthetic', 'subset', 'read_rows', 'ShowLabel', 'gray_to_rgb', 'ArrayDS',
+           'LeanPipeline', 'ArrayDL', 'aug_policy', 'batch_tfms', 'get_dls']
 
 # %% ../nbs/01_data.ipynb #dffd3541
 import json, os, shutil, socket, zipfile
@@ -181,7 +181,7 @@ def check_classes(classes:list, where)->None:
         raise PathfastError(f"{where} has {f'a single class ({classes[0]!r})' if classes else 'no class labels'}: a classifier needs at least two")
 
 def check_data(data:MedData)->MedData:
-    "Refuse a data set no classifier can be trained and tested on: one class, an empty split, images below `MIN_SIZE`"
+    "Refuse a data set no classifier can be trained and tested on: one class, an empty split, images below `MIN_SIZE`, a class with no training or no test image"
     where = data.path or data.flag
     check_classes(data.classes, where)
     for s, (x, y) in data.splits.items():
@@ -190,7 +190,18 @@ def check_data(data:MedData)->MedData:
     if not data.multi_label:
         seen = torch.unique(data.splits['train'][1]).numel()
         if seen < 2: raise PathfastError(f"{where}: every training image has the same class: a classifier needs at least two")
+        check_present(data.classes, {s: data.splits[s][1].reshape(-1).long() for s in ('train', 'test')}, where)
     return data
+
+def check_present(classes:list, labels:dict, # split -> the class index of each of its images (a tensor, or any sequence of ints)
+                  where)->None:
+    "Refuse a single-label set whose train or test split (of those in `labels`) has no image of some class"
+    for s, why in (('train', 'to learn it from'), ('test', 'to measure it on (the macro metrics and the AUC average over every class)')):
+        if s not in labels: continue
+        n = torch.bincount(torch.as_tensor(labels[s], dtype=torch.long), minlength=len(classes)).tolist()
+        if miss := [repr(str(c)) for c, k in zip(classes, n) if not k]:
+            raise PathfastError(f"{where}: the {s} split has no image of {'class' if len(miss) == 1 else 'classes'} {', '.join(miss[:5])}"
+                                f"{' ...' if len(miss) > 5 else ''}: every class needs {s} images {why}; give it some, or leave it out")
 
 CACHE_VERSION = 1
 CACHE_MIN_BYTES = 256 << 20  # npz files whose images take more than this (uncompressed) are read from a memory-mapped cache
@@ -361,13 +372,13 @@ def _write_multi(path, n, size, n_channels, n_labels, noise, rng)->Path:
 # %% ../nbs/01_data.ipynb #62385dd1
 def subset(data:MedData, n:int, # keep at most `n` images of each split in `splits`
            splits=('train', 'val'), seed:int=0)->MedData:
-    "A copy of `data` with a stratified (multi-label: random), seeded subset of `n` images in each of `splits`"
+    "A copy of `data` with a stratified (multi-label: random), seeded subset of `n` images in each of `splits`, at least one of every class a split has"
     g, res = torch.Generator().manual_seed(seed), dict(data.splits)
     for s in splits:
         x, y = data.splits[s]
         if len(y) <= n: continue
         keep = [torch.arange(len(y))] if data.multi_label else [torch.nonzero(y == c).flatten() for c in range(len(data.classes))]
-        keep = [i[torch.randperm(len(i), generator=g)[:round(n * len(i) / len(y))]] for i in keep]
+        keep = [i[torch.randperm(len(i), generator=g)[:max(1, round(n * len(i) / len(y)))]] for i in keep]
         idx = torch.cat(keep).sort().values
         res[s] = (read_rows(*data.maps[s], idx) if data.maps and s in data.maps else x[idx], y[idx])
     return MedData(data.flag, data.size, data.classes, res, data.path, data.md5, data.task, data.source,

@@ -16,7 +16,7 @@ import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastprogress.fastprogress import progress_bar
 from .core import PathfastError, interactive, atomic_write
-from .data import INFO, MedData, SPLITS, CACHE_VERSION, MIN_SIZE, task_of, check_classes, check_data, check_fits, cache_root, build_once
+from .data import INFO, MedData, SPLITS, CACHE_VERSION, MIN_SIZE, task_of, check_classes, check_present, check_data, check_fits, cache_root, build_once
 
 # %% ../nbs/01a_sources.ipynb #55dc2914
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -343,6 +343,9 @@ def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
     "Split, decode once (cached by content) and load a folder's or CSV's images as a `MedData`"
     multi, classes = src.get('multi', False), src['classes']
     check_classes(classes, path)  # before a minute of decoding, not after
+    given = {s for _, _, s in src['items']}
+    if not multi and None not in given:  # the source's own splits: every class in train and test (`check_data` checks again after decoding)
+        check_present(classes, {s: [y for _, y, t in src['items'] if t == s] for s in ('train', 'test') if s in given}, path)
     extra, cache_dir = dict(kind=kind, classes=classes, multi=multi, seed=seed), Path(cache_dir or cache_root())
     auto, survey = size is None, None
     if auto: size, survey = pick_side(src['items'], extra, cache_dir)
