@@ -162,7 +162,8 @@ def compare(store:dict, a:str, b:str # two runs of the store
     for k in ('accuracy', 'auc'):
         va, vb = mean_of(store, a, k), mean_of(store, b, k)
         dist = A['dist'][k] - B['dist'][k]
-        res[k] = dict(a=va, b=vb, d=va - vb, ci=percentile_ci(dist), p=boot_p(va - vb, dist), test='paired bootstrap')
+        d = va - vb if va is not None and vb is not None else float('nan')  # an AUC no run could measure (a test split of one class)
+        res[k] = dict(a=va, b=vb, d=d, ci=percentile_ci(dist), p=boot_p(d, dist) if d == d else float('nan'), test='paired bootstrap')
     if not multi_label(store):
         ps = [mcnemar_exact(_right(x), _right(y)) for x, y in zip(A['reps'], B['reps'])]
         res['accuracy']['mcnemar'] = ps
