@@ -38,9 +38,11 @@ def choose_preset(device:'torch.device', full:bool=False, epochs:int|None=None, 
     if steps is not None: p['steps'] = steps
     custom = p != base
     why = ('--full' if full else f'a {device.type.upper()} device') if name == 'full' else 'no GPU; --full for all data'
-    data = f"a {'random' if multi else 'stratified'} subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images'
-    if p['epochs']: length = f"{p['epochs']} epoch{'s' if p['epochs'] != 1 else ''} per run (--epochs)"
-    else: length = f"a budget of {p['steps']:,} optimizer steps per run, capped at {p['budget_minutes']:g} minute{'s' if p['budget_minutes'] != 1 else ''} of training"
+    flag = lambda k: f" (--{k.replace('_', '-')})" if p[k] != base[k] else ''  # which parts the command line set
+    data = (f"a {'random' if multi else 'stratified'} subset of at most {p['subset']:,} training and validation images" if p['subset'] else 'all training and validation images') + flag('subset')
+    if p['epochs']: length = f"{p['epochs']} epoch{'s' if p['epochs'] != 1 else ''} per run{flag('epochs')}"
+    else: length = (f"a budget of {p['steps']:,} optimizer steps per run{flag('steps')}, capped at {p['budget_minutes']:g} minute{'s' if p['budget_minutes'] != 1 else ''} "
+                    f"of training{flag('budget_minutes')}")
     desc = f"{name} preset ({why}){', changed on the command line' if custom else ''}: {data}, the whole {'official ' if official else ''}test split, {length}"
     return dict(name=name + ('+custom' if custom else ''), description=desc, **p)
 
