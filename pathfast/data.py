@@ -190,18 +190,17 @@ def check_data(data:MedData)->MedData:
     if not data.multi_label:
         seen = torch.unique(data.splits['train'][1]).numel()
         if seen < 2: raise PathfastError(f"{where}: every training image has the same class: a classifier needs at least two")
-        check_present(data.classes, {s: data.splits[s][1].reshape(-1).long() for s in ('train', 'test')}, where)
+    check_present(data.classes, {s: data.counts(s) for s in ('train', 'test')}, where, data.multi_label)
     return data
 
-def check_present(classes:list, labels:dict, # split -> the class index of each of its images (a tensor, or any sequence of ints)
-                  where)->None:
-    "Refuse a single-label set whose train or test split (of those in `labels`) has no image of some class"
-    for s, why in (('train', 'to learn it from'), ('test', 'to measure it on (the macro metrics and the AUC average over every class)')):
-        if s not in labels: continue
-        n = torch.bincount(torch.as_tensor(labels[s], dtype=torch.long), minlength=len(classes)).tolist()
-        if miss := [repr(str(c)) for c, k in zip(classes, n) if not k]:
-            raise PathfastError(f"{where}: the {s} split has no image of {'class' if len(miss) == 1 else 'classes'} {', '.join(miss[:5])}"
-                                f"{' ...' if len(miss) > 5 else ''}: every class needs {s} images {why}; give it some, or leave it out")
+def check_present(classes:list, counts:dict, # split -> images of each class (multi-label: with each label), for the splits to check
+                  where, multi:bool=False)->None:
+    "Refuse a set whose train or test split (of those in `counts`) has no image of some class (or with some label)"
+    noun, many = ('label', 'labels') if multi else ('class', 'classes')
+    for s, why in (('train', 'to learn it from'), ('test', f'to measure it on (the macro metrics and the AUC average over every {noun})')):
+        if miss := [repr(str(c)) for c, k in zip(classes, counts.get(s, [1] * len(classes))) if not k]:
+            raise PathfastError(f"{where}: the {s} split has no image {'with' if multi else 'of'} {noun if len(miss) == 1 else many} {', '.join(miss[:5])}"
+                                f"{' ...' if len(miss) > 5 else ''}: every {noun} needs {s} images {why}; give it some, or leave it out")
 
 CACHE_VERSION = 1
 CACHE_MIN_BYTES = 256 << 20  # npz files whose images take more than this (uncompressed) are read from a memory-mapped cache

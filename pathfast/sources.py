@@ -103,7 +103,7 @@ def scan_folder(root:str|Path # `root/<class>/*.png`, or `root/{train,valid,test
 def split_items(labels:list, # per item: a class index, or a tuple of label indices (multi-label)
                 splits:list, # per item: 'train', 'val', 'test', or None to assign
                 classes:list, seed:int=0, multi:bool=False)->tuple:
-    "Assign the splits not given: stratified by class (multi-label: at random), seeded, in the proportions of `FRACTIONS` (from the training items when some splits are given)"
+    "Assign the splits not given: stratified by class (multi-label: at random, then `_cover`ed), seeded, in the proportions of `FRACTIONS` (from the training items when some splits are given)"
     given = set(splits) - {None}
     missing = [s for s in SPLITS if s not in given]
     if not missing: return list(splits), 'given'
@@ -124,7 +124,27 @@ def split_items(labels:list, # per item: a class index, or a tuple of label indi
         for s, part in zip(todo, np.split(idx, np.cumsum(n)[:-1])):
             for i in part: out[i] = s
     how = ('at random' if multi else 'stratified by class') + f", seed {seed}, " + ':'.join(str(round(FRACTIONS[s] * 10)) for s in todo) + f" ({'/'.join(todo)})"
+    if multi and (moved := _cover(out, labels, len(classes), free)):
+        how += f", then {moved} image{'s' if moved > 1 else ''} moved so that every label has training and test images"
     return out, how
+
+def _cover(out:list, # per item its split, changed in place
+           labels:list, # per item a tuple of label indices
+           n:int, free:list # the number of labels; the items split at random, the only ones moved
+          )->int:
+    "Move items so that every label has an image in train and in test where it can: the rarest label first, each time an item whose labels its split keeps (validation may lose them); how many moved"
+    cnt = {s: np.zeros(n, int) for s in SPLITS}
+    for y, s in zip(labels, out):
+        for l in y: cnt[s][l] += 1
+    moved = 0
+    for l in np.argsort(sum(cnt.values()), kind='stable'):
+        for need in ('train', 'test'):
+            if cnt[need][l]: continue
+            i = next((i for i in free if l in labels[i] and out[i] != need and (out[i] == 'val' or all(cnt[out[i]][m] > 1 for m in labels[i]))), None)
+            if i is None: continue  # too few images with it: `check_present` refuses the set
+            for m in labels[i]: cnt[out[i]][m] -= 1; cnt[need][m] += 1
+            out[i], moved = need, moved + 1
+    return moved
 
 # %% ../nbs/01a_sources.ipynb #d20eed11
 PATH_COLS = ('path', 'file', 'filename', 'file_name', 'filepath', 'image', 'image_path', 'image index', 'image_id', 'img', 'fname')
@@ -344,9 +364,11 @@ def load_images(src:dict, # `scan_folder` or `read_csv`'s answer
     multi, classes = src.get('multi', False), src['classes']
     check_classes(classes, path)  # before a minute of decoding, not after
     given = {s for _, _, s in src['items']}
-    if not multi and None not in given:  # the source's own splits: every class in train and test (`check_data` checks again after decoding)
-        check_present(classes, {s: [y for _, y, t in src['items'] if t == s] for s in ('train', 'test') if s in given}, path)
+    if None not in given:  # the source's own splits: every class (label) in train and test (`check_data` checks again after decoding)
+        count = lambda s: np.bincount(np.asarray([l for _, y, t in src['items'] if t == s for l in (y if multi else (y,))], int), minlength=len(classes)).tolist()
+        check_present(classes, {s: count(s) for s in ('train', 'test') if s in given}, path, multi)
     extra, cache_dir = dict(kind=kind, classes=classes, multi=multi, seed=seed), Path(cache_dir or cache_root())
+    if multi and set(SPLITS) - given: extra['cover'] = 1  # a split pathfast draws covers every label (`split_items`): not one drawn before it did
     auto, survey = size is None, None
     if auto: size, survey = pick_side(src['items'], extra, cache_dir)
     key = content_key(src['items'], size, extra)
