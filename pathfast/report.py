@@ -230,7 +230,7 @@ def mistakes_table(store:dict)->dict|None:
                  pred=('present' if m['pred'] else 'absent') if multi else ds['classes'][m['pred']], prob=f"{m['prob']:.3f}",
                  others=f"{sum(wrong(v, m) for v in others)} of {len(others)}" if others else '–')
             for m in mistakes(run, ds.get('task', 'multi-class'))]
-    return dict(run=s['name'], rows=rows) if rows else None
+    return dict(run=s['name'], rows=rows, others=len(others)) if rows else None  # others: 0 drops the column
 
 # %% ../nbs/05_report.ipynb #18b5d8ae
 TEMPLATE = 'report.html.j2'
