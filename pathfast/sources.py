@@ -175,6 +175,11 @@ def _no_label(labels:list # per row, a tuple of label names
     alone = [bool(l) and set(l) <= set(none) for l in labels]
     return [() if a else l for l, a in zip(labels, alone)], none, sum(alone)
 
+def _file(root:Path, p:str)->Path:
+    "A CSV's path `p` under `root`; written with backslashes (a CSV made on Windows), with slashes when only that names a file"
+    f = root/(p := (p or '').strip())
+    return root/p.replace('\\', '/') if '\\' in p and not f.is_file() and (root/p.replace('\\', '/')).is_file() else f
+
 def read_csv(path:str|Path, # a CSV with an image path column and a label column, optionally a split column
              root:str|Path|None=None, # where relative paths start (default: the CSV's folder)
              path_col:str|None=None, label_col:str|None=None, split_col:str|None=None # column names; None: detected
@@ -214,7 +219,7 @@ def read_csv(path:str|Path, # a CSV with an image path column and a label column
         splits = [_split_of(r[sc] or '') for r in rows]
         if (bad := [r[sc] for r, s in zip(rows, splits) if s is None]):
             raise PathfastError(f"{path}: column {sc!r} holds {bad[0]!r}: split values must be train, val (valid) or test")
-    files = [root/r[pc].strip() for r in rows]
+    files = [_file(root, r[pc]) for r in rows]
     if (missing := [p for p in files if not p.is_file()]):
         raise PathfastError(f"{path} names {len(missing)} file{'s' if len(missing) > 1 else ''} that do{'es' if len(missing) == 1 else ''} not exist (first: {missing[0]})")
     if sep:  # one row's 'a;b' makes the whole set multi-label: say how many rows did
