@@ -22,10 +22,13 @@ from .saliency import decode
 STYLE = {'font.size': 9, 'axes.titlesize': 10, 'axes.spines.top': False, 'axes.spines.right': False, 'axes.grid': True,
          'grid.alpha': .3, 'legend.frameon': False, 'legend.fontsize': 8}
 
-def fig_b64(fig:Figure, dpi:int=110)->str:
-    "The figure as a base64-encoded PNG"
+def fig_b64(fig:Figure, dpi:int=110,
+            fmt:str='png' # or 'jpeg', for mosaics of images: a quarter of the bytes (a 9-class Grad-CAM: 335 KiB against 1,313)
+           )->str:
+    "The figure as a base64-encoded PNG (or JPEG, at quality 90)"
     buf = io.BytesIO()
-    with mpl.rc_context(STYLE): fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight', metadata={'Software': None})
+    kw = dict(pil_kwargs=dict(quality=90)) if fmt == 'jpeg' else dict(metadata={'Software': None})
+    with mpl.rc_context(STYLE): fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches='tight', **kw)
     return base64.b64encode(buf.getvalue()).decode('ascii')
 
 def _grid(n:int, w:float=4.4, h:float=2.9, ncols:int|None=None, **kw)->tuple:
@@ -313,8 +316,11 @@ def _no_mistakes(store:dict, spec:dict, nosal:str)->str:
     if not (sal or {}).get('items'): return f"{spec['name']}{nosal}"
     return f"{spec['name']} got every {'label of every ' if multi_label(store) else ''}test image right: there is no mistake to show."
 
-def _fig(id:str, title:str, caption:str, fig:Figure|None, note:str, group:str='results')->dict:
-    return dict(id=id, title=title, caption=caption, src='data:image/png;base64,' + fig_b64(fig) if fig is not None else None, note=note, group=group)
+def _fig(id:str, title:str, caption:str, fig:Figure|None, note:str,
+         group:str='results' # or 'images': mosaics of test images (the mistakes, Grad-CAM), embedded as JPEG
+        )->dict:
+    fmt = 'jpeg' if group == 'images' else 'png'
+    return dict(id=id, title=title, caption=caption, src=f'data:image/{fmt};base64,' + fig_b64(fig, fmt=fmt) if fig is not None else None, note=note, group=group)
 
 def figures(store:dict)->list:
     "The report's figures: dicts with `id`, `title`, `caption`, `src` (a data URI) or a `note` when there is none, and `group`"

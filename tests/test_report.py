@@ -40,7 +40,7 @@ def table_runs(html:str, cls:str)->list:
     "The run names heading the rows of one of the report's tables (published rows left out)"
     body = re.search(rf'<table class="{cls}">(.*?)</table>', html, re.S)[1].split('class="published"')[0]
     return re.findall(r'<tr(?! class="ensemble")[^>]*>\s*<th scope="row"[^>]*>(?:<span class="sw"[^>]*></span>)?([\w-]+)', body)
-def images(html:str)->list: return re.findall(r'<img[^>]+src="(data:image/png;base64,[^"]+)"', html)
+def images(html:str)->list: return re.findall(r'<img[^>]+src="(data:image/(?:png|jpeg);base64,[^"]+)"', html)
 def n_images(runs:int, aug_pairs:bool=True)->int:
     "Images of a report whose runs all finished: batch, 8 figures (7 without an augmentation pair), mistakes, a Grad-CAM per run"
     return 1 + 7 + aug_pairs + 1 + runs
@@ -377,7 +377,7 @@ def test_dom_title_sections_figures(dom, eight):
     assert [t for t, _ in doc.tags].count('h2') == 3
     for name in ('Methods', 'Results', 'Discussion'): assert f'<h2>{name}</h2>' in dom
     imgs = [a['src'] for t, a in doc.tags if t == 'img']
-    assert len(imgs) == n_images(8) and all(s.startswith('data:image/png;base64,') for s in imgs)
+    assert len(imgs) == n_images(8) and all(s.startswith(('data:image/png;base64,', 'data:image/jpeg;base64,')) for s in imgs)
     for s in eight['specs']: assert s['name'] in txt
     assert [a['class'] for t, a in doc.tags if t == 'table' and a.get('class') in ('runs', 'results')] == ['runs', 'results']
     assert 'Published, not ours' in txt
