@@ -287,7 +287,7 @@ def _diagnoses(store:dict, diags:list)->list:
              f"there the validation split is a poor stand-in for the test split." if sig else
              f"For every run the validation accuracy at the tested epoch is within chance of its test accuracy ("
              f"{' or '.join(dict.fromkeys(d['gap_test'] for d in gaps))}, "
-             f"p ≥ {min(d['gap_p'] for d in gaps):.2f}): " + (f"the validation split was a fair guide." if (nv := _n_val(store)) >= SMALL_VAL else
+             f"p ≥ {min(d['gap_p'] for d in gaps):.2f}): " + ("the validation split was a fair guide." if (nv := _small_val(store)) is None else
                                                              f"with {nv} validation images only a large gap would show, so this says little."))
         if cfg.get('monitor') == 'accuracy': s += ' Part of any gap is selection: each tested epoch was the one with the highest validation accuracy.'
         out.append(s)
@@ -430,9 +430,10 @@ def regularisers(store:dict)->str:
     return names(["fastai's aug_transforms", *([f"a weight decay of {wd:g}"] if wd is not None else []),
                   *([f"a dropout of {float(drop[1]):g} in its custom CNN"] if drop else [])])
 
-def _n_val(store:dict)->int:
-    "The validation images the runs used (a large number when the store does not say)"
-    return (store['manifest']['dataset'].get('n_samples') or {}).get('val') or 10 ** 9
+def _small_val(store:dict)->int|None:
+    "The validation images the runs used when they are fewer than `SMALL_VAL`, else None (also when the store does not say)"
+    nv = (store['manifest']['dataset'].get('n_samples') or {}).get('val')
+    return nv if nv and nv < SMALL_VAL else None
 
 def _too_short(short:list)->str:
     "The diagnoses of runs that trained under 3 epochs, in words: '... trained 1 epoch each, too few to tell whether they had converged'"
@@ -515,7 +516,7 @@ def next_steps(store:dict, diags:list, cs:list)->list:
         out.append(dict(what='Validation images drawn like the test images (the same sources: hospitals, scanners, period), to choose epochs and runs on'
                              + (', and all of the validation split (--subset 0)' if 'val' in cuts else ''),
                         why=f"validation and test accuracy differed significantly for {names(gaps)}: what validation chose may not be what is best on the test split."))
-    if (nv := _n_val(store)) < SMALL_VAL and (b := best_run(store)) and (va := mean_of(store, b['name'], 'accuracy', 'valid_metrics')) is not None:
+    if (nv := _small_val(store)) and (b := best_run(store)) and (va := mean_of(store, b['name'], 'accuracy', 'valid_metrics')) is not None:
         src, lo_hi = ds.get('source') or {}, wilson(round(va * nv), nv)
         hint = ('all of it: --subset 0' if 'val' in cuts else
                 'without a valid/ or val/ folder, pathfast carves 1 in 8 of train/' if src.get('kind') == 'folder' and src.get('split') == 'folders' else

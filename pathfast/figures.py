@@ -23,7 +23,7 @@ STYLE = {'font.size': 9, 'axes.titlesize': 10, 'axes.spines.top': False, 'axes.s
          'grid.alpha': .3, 'legend.frameon': False, 'legend.fontsize': 8}
 
 def fig_b64(fig:Figure, dpi:int=110,
-            fmt:str='png' # or 'jpeg', for mosaics of images: a quarter of the bytes (a 9-class Grad-CAM: 335 KiB against 1,313)
+            fmt:str='png' # or 'jpeg', for mosaics of images, which it stores in a fraction of PNG's bytes
            )->str:
     "The figure as a base64-encoded PNG (or JPEG, at quality 90)"
     buf = io.BytesIO()
